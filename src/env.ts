@@ -1,0 +1,122 @@
+// Pure rules for the environment the service receives. Everything not named here passes through untouched.
+import { posix } from 'node:path';
+import { usageError } from './errors.js';
+import { WARNING_FILTERS } from './options.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface EnvChange {
+  action: 'set' | 'migrated' | 'unset' | 'conflict' | 'kept';
+  name: string;
+  value?: string;
+  /** For migrations and conflicts: the variable the value came from / the one that wins. */
+  from?: string;
+  reason: string;
+}
+
+/** transformers reads these in this order and used the first one set as the hub cache itself. */
+export const LEGACY_CACHE_VARS = ['TRANSFORMERS_CACHE', 'PYTORCH_TRANSFORMERS_CACHE', 'PYTORCH_PRETRAINED_BERT_CACHE'] as const;
+
+/** huggingface_hub: HF_HUB_CACHE, else the older HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub. */
+export function hubCacheFromEnv(env: Env): { path?: string; name?: string } {
+  for (const name of ['HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE']) {
+    if (env[name]) return { path: env[name], name };
+  }
+  return {};
+}
+
+export interface EnvInputs {
+  env: Env;
+  hfHome: string;
+  cacheHome: string;
+  silenceWarnings: string[];
+  /** Set when the user is switched: HOME (passwd home, or $ROOT without an entry) and the user name. */
+  switchedUser?: { home: string; name?: string };
+}
+
+export interface EnvResult {
+  env: Env;
+  changes: EnvChange[];
+  /** The hub cache the service will use (prepared by the hf preset). */
+  hubCache: string;
+}
+
+const norm = (p: string) => (p.length > 1 ? posix.normalize(p).replace(/\/+$/, '') : p);
+
+export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, switchedUser }: EnvInputs): EnvResult {
+  const out: Env = { ...env };
+  const changes: EnvChange[] = [];
+  const set = (name: string, value: string, reason: string, action: EnvChange['action'] = 'set', from?: string) => {
+    if (action === 'set' && out[name] === value) return;
+    out[name] = value;
+    changes.push({ action, name, value, from, reason });
+  };
+
+  set('HF_HOME', hfHome, 'Hugging Face home (models, tokens, hub cache)');
+  set('XDG_CACHE_HOME', cacheHome, 'cache base used by Bark, torch and other libraries');
+
+  const legacyName = LEGACY_CACHE_VARS.find((n) => env[n]);
+  const defaultHub = posix.join(hfHome, 'hub');
+  const explicitHub = hubCacheFromEnv(env);
+  let hubCache = explicitHub.path ? norm(explicitHub.path) : defaultHub;
+  if (legacyName) {
+    const legacy = env[legacyName]!;
+    if (!legacy.startsWith('/')) {
+      throw usageError(`${legacyName}="${legacy}" is not an absolute path`, `set HF_HUB_CACHE to an absolute path instead and remove ${legacyName}`, { input: legacyName });
+    }
+    const legacyPath = norm(legacy);
+    if (explicitHub.path) {
+      if (norm(explicitHub.path) !== legacyPath) {
+        changes.push({ action: 'conflict', name: explicitHub.name!, value: explicitHub.path, from: legacyName, reason: `${legacyName}=${legacyPath} differs from ${explicitHub.name}=${explicitHub.path}; keeping ${explicitHub.name} (models stored under ${legacyPath} will not be found there: move them or remove ${legacyName})` });
+      }
+    } else if (legacyPath === defaultHub) {
+      changes.push({ action: 'kept', name: legacyName, value: legacyPath, reason: `${legacyName} equals $HF_HOME/hub, the default hub cache: nothing to export` });
+    } else {
+      set('HF_HUB_CACHE', legacyPath, `${legacyName} is deprecated; transformers used it as the hub cache, so HF_HUB_CACHE keeps models where they are (no new download)`, 'migrated', legacyName);
+      hubCache = legacyPath;
+    }
+  }
+  for (const name of LEGACY_CACHE_VARS) {
+    if (name in out) {
+      delete out[name];
+      changes.push({ action: 'unset', name, reason: 'deprecated by transformers (FutureWarning at import); replaced by HF_HOME / HF_HUB_CACHE' });
+    }
+  }
+
+  const filters = extendPythonWarnings(env.PYTHONWARNINGS, silenceWarnings);
+  if (filters !== (env.PYTHONWARNINGS ?? '') && filters !== '') set('PYTHONWARNINGS', filters, `silence known noise: ${silenceWarnings.join(', ')}`);
+
+  if (switchedUser) {
+    set('HOME', switchedUser.home, 'home of the service user');
+    if (switchedUser.name) {
+      set('USER', switchedUser.name, 'name of the service user');
+      set('LOGNAME', switchedUser.name, 'name of the service user');
+    }
+  }
+  return { env: out, changes, hubCache };
+}
+
+/**
+ * Adds our filters to PYTHONWARNINGS. Python gives later entries precedence, so ours go BEFORE the
+ * user's: the user's own filters keep winning. Filters already present are not added twice.
+ */
+export function extendPythonWarnings(current: string | undefined, names: string[]): string {
+  const existing = (current ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const ours = names.flatMap((n) => WARNING_FILTERS[n] ?? []).filter((f) => !existing.includes(f));
+  return [...ours, ...existing].join(',');
+}
+
+const SECRET_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD|^HF_TOKEN$|^TOKEN$|SECRET|CREDENTIAL|PASSWD/i;
+
+/** Names whose values must never appear in a log line or plan. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/** The secret values present in an environment (short values are skipped: they would redact common words). */
+export function secretValues(env: Env): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => isSecretName(name) && value !== undefined && value.length >= 4)
+    .map(([, value]) => value as string)
+    .sort((a, b) => b.length - a.length);
+}
