@@ -49,7 +49,7 @@ export function createLogger({ level, format, secrets, write }: LoggerOptions): 
 function prettyStream(): pino.DestinationStream {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pretty = require('pino-pretty') as typeof import('pino-pretty');
-  return pretty.default({ destination: 2, sync: true, colorize: false, ignore: 'pid,name', translateTime: 'SYS:HH:MM:ss.l' });
+  return pretty.build({ destination: 2, sync: true, colorize: false, ignore: 'pid,name', translateTime: 'SYS:HH:MM:ss.l' });
 }
 
 /** Milliseconds since `start` (performance.now()), rounded to 0.1 ms. */

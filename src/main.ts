@@ -1,0 +1,113 @@
+// The imperative shell: parse -> observe -> plan -> (print | check | prepare) -> drop privileges -> exec.
+import * as fs from 'node:fs';
+import { EntrypointError, EXIT, errnoCode } from './errors.js';
+import { observeDir, hasPermission, type Identity } from './facts.js';
+import { createLogger, scrubSecrets, since, type Logger } from './log.js';
+import { parseCommandLine, type Options } from './options.js';
+import { fatalProblem, makePlan } from './planner.js';
+import { runPrepared } from './run.js';
+import { secretValues } from './env.js';
+import { readUserDb } from './users.js';
+import { assertNotSetuidBinary } from './privileges.js';
+import { removeActiveProbes } from './executor.js';
+import type { Candidate } from './command.js';
+import { helpText, versionText } from './help.js';
+
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const;
+
+function writeOut(text: string): void {
+  fs.writeSync(1, text);
+}
+
+/** stat + permission bits, as `who` would see the candidate. */
+function lookCommand(path: string, who: Identity): Candidate {
+  try {
+    const st = fs.statSync(path);
+    if (st.isDirectory()) return { kind: 'directory', executable: false };
+    if (!st.isFile()) return { kind: 'other', executable: false };
+    return { kind: 'file', executable: hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) };
+  } catch (err) {
+    const code = errnoCode(err);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'missing', executable: false, error_code: code } : { kind: 'other', executable: false, error_code: code };
+  }
+}
+
+/** Runs the whole entrypoint; returns the exit code unless it execs. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = performance.now();
+  const secrets = secretValues(env);
+  let logger: Logger = createLogger({ level: 'info', format: 'json', secrets });
+  const abort = new AbortController();
+
+  // As PID 1 the kernel drops signals we have no handler for: handle them while preparing.
+  for (const [name, n] of Object.entries(SIGNALS)) {
+    process.on(name as NodeJS.Signals, () => {
+      abort.abort();
+      removeActiveProbes();
+      logger.error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started; nothing half-done was left behind`);
+      process.exit(128 + n);
+    });
+  }
+
+  try {
+    let options: Options;
+    try {
+      options = parseCommandLine({ argv, env, readFile: (p) => fs.readFileSync(p, 'utf8') });
+    } catch (err) {
+      // Honour LOG_FORMAT even when the command line is wrong, so the error reads the same as the rest.
+      if (env.LOG_FORMAT === 'pretty') logger = createLogger({ level: 'info', format: 'pretty', secrets });
+      throw err;
+    }
+    logger = createLogger({ level: options.logLevel.value, format: options.logFormat.value, secrets });
+    if (options.help) return writeOut(helpText()), EXIT.OK;
+    if (options.version) return writeOut(versionText()), EXIT.OK;
+    assertNotSetuidBinary(process.execPath);
+
+    const runningAs: Identity = { uid: process.getuid!(), gid: process.getgid!(), groups: process.getgroups!() };
+    const needsUserDb = options.user.value !== undefined || options.mode === 'fix-permissions';
+    const plan = makePlan({
+      options,
+      env,
+      runningAs,
+      userDb: needsUserDb ? readUserDb() : { passwd: '', group: '' },
+      cwd: process.cwd(),
+      observeDir: (p) => observeDir(fs, p),
+      lookCommand,
+    });
+
+    if (options.printPlan) {
+      const { planToJson, planToText } = await import('./render.js');
+      const text = options.format.value === 'json' ? JSON.stringify(planToJson(plan), null, 2) + '\n' : planToText(plan);
+      writeOut(scrubSecrets(text, secrets));
+      return EXIT.OK;
+    }
+
+    logger.info({ event: 'entrypoint.start', phase: 'start', mode: plan.mode, uid: runningAs.uid, gid: runningAs.gid, service_uid: plan.service.uid, service_gid: plan.service.gid, directories: plan.dirs.map((d) => d.path), repair: plan.repairPolicy, strict: plan.strict }, `preparing ${plan.dirs.length} directories for uid ${plan.service.uid}`);
+    if (plan.user.warning) logger.warn({ event: 'user.not_switched', phase: 'user', spec: plan.user.spec, uid: runningAs.uid, gid: runningAs.gid }, plan.user.warning);
+    const fatal = fatalProblem(plan);
+    if (fatal) throw fatal;
+
+    return await runPrepared(plan, { logger, signal: abort.signal, started, format: options.format.value, writeOut: (t) => writeOut(scrubSecrets(t, secrets)) });
+  } catch (err) {
+    return reportFailure(logger, err, started);
+  }
+}
+
+/** One `level: error` line naming the cause and the fix; never a stack trace. */
+export function reportFailure(logger: Logger, err: unknown, started: number): number {
+  if (err instanceof EntrypointError) {
+    logger.error({ event: err.event, phase: 'start', ...err.fields, hint: err.hint, exit_code: err.exitCode, duration_ms: since(started) }, err.message);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  logger.error({ event: 'entrypoint.internal_error', phase: 'start', error_code: errnoCode(err), exit_code: EXIT.WRAPPER, hint: 'this is a bug in model-entrypoint: please report it with this line', duration_ms: since(started) }, `internal error: ${message}`);
+  return EXIT.WRAPPER;
+}
+
+// Entry: run and exit with the code (execve never returns on success).
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    () => process.exit(EXIT.WRAPPER),
+  );
+}
