@@ -198,6 +198,12 @@ describe.skipIf(unavailable !== undefined)(`gosu differential${unavailable ? ` (
     expect(ours('alice', corruptDb)).toMatchObject({ status: 0, kernelGroups: '29 44 105 5000' });
   });
 
+  it('a comment line in passwd: gosu reads it as uid 0 without home, we skip it', () => {
+    const commented: UserDbFiles = { passwd: `# managed by the image build\n${db.passwd}`, group: db.group };
+    expect(gosu('0', commented)).toMatchObject({ status: 0, uid: 0, home: '' });
+    expect(ours('0', commented)).toMatchObject({ status: 0, uid: 0, home: '/root' });
+  });
+
   it('both refuse to run from a setuid binary; we also refuse setgid (gosu 1.14 checks only setuid, later gosu both)', () => {
     const setuidCopy = join(work, 'gosu-setuid');
     copyFileSync('/usr/sbin/gosu', setuidCopy);
