@@ -18,13 +18,13 @@ export interface RunContext {
 /** Service commands that are themselves an init: no advice to add one. */
 const KNOWN_INITS = new Set(['tini', 'tini-static', 'dumb-init', 'catatonit', 's6-svscan', 'docker-init', 'init', 's6-overlay-suexec']);
 
-function logDirReport(logger: Logger, r: DirReport, strict: boolean, minFree?: number): void {
+/** One line per directory. Problems are warnings: the single error line, if any, is the exit's own. */
+function logDirReport(logger: Logger, r: DirReport, minFree?: number): void {
   const { message, hint, repair: _repair, ...fields } = r;
   if (r.writable && r.readable) {
     logger.info({ event: 'dir.ready', phase: 'prepare', ...fields }, `${r.path} is ready (${r.created ? 'created' : 'exists'}, writable)`);
   } else {
-    const level = strict ? 'error' : 'warn';
-    logger[level]({ event: 'dir.unwritable', phase: 'prepare', ...fields, hint }, message ?? `${r.path} is not writable`);
+    logger.warn({ event: 'dir.unwritable', phase: 'prepare', ...fields, hint }, message ?? `${r.path} is not writable`);
   }
   if (r.low_space) {
     logger.warn({ event: 'dir.low_space', phase: 'prepare', path: r.path, free_bytes: r.free_bytes, min_free_bytes: minFree, hint: 'free space on this volume (delete unused models or caches) or give it more capacity' }, `${r.path} has ${r.free_bytes} bytes free, less than the ${minFree} asked for by --min-free`);
@@ -34,7 +34,8 @@ function logDirReport(logger: Logger, r: DirReport, strict: boolean, minFree?: n
 export async function runPrepared(plan: Plan, ctx: RunContext): Promise<number> {
   const { logger } = ctx;
   const reports = await prepareDirectories(plan, { logger, signal: ctx.signal, dryRun: plan.mode === 'check' });
-  for (const r of reports) logDirReport(logger, r, plan.strict || plan.mode !== 'run', plan.minFree);
+  // check prints its report on stdout; its log stays quiet unless unhealthy.
+  if (plan.mode !== 'check') for (const r of reports) logDirReport(logger, r, plan.minFree);
   const bad = reports.filter((r) => !r.writable || !r.readable);
   const repairErrors = reports.reduce((n, r) => n + (r.repair?.errors ?? 0), 0);
 
@@ -54,8 +55,13 @@ export async function runPrepared(plan: Plan, ctx: RunContext): Promise<number> 
 }
 
 function finishCheck(plan: Plan, reports: DirReport[], ctx: RunContext): number {
+  const { logger } = ctx;
   const healthy = reports.every((r) => r.writable && r.readable && !r.low_space);
   const result = { healthy, service_user: { uid: plan.service.uid, gid: plan.service.gid }, min_free_bytes: plan.minFree ?? null, directories: reports.map(({ repair: _r, ...r }) => r), duration_ms: since(ctx.started) };
+  if (!healthy) {
+    const bad = reports.filter((r) => !(r.writable && r.readable && !r.low_space));
+    logger.error({ event: 'check.unhealthy', phase: 'check', paths: bad.map((r) => r.path), error_codes: bad.map((r) => r.error_code ?? 'LOW_SPACE'), hint: bad[0].hint ?? 'free space on the volume', duration_ms: since(ctx.started) }, `unhealthy: ${bad.map((r) => `${r.path} (${r.message ?? `only ${r.free_bytes} bytes free`})`).join('; ')}`);
+  }
   if (ctx.format === 'json') {
     ctx.writeOut(JSON.stringify(result, null, 2) + '\n');
   } else {
