@@ -10,6 +10,7 @@ import { secretValues } from './env.js';
 import { readUserDb } from './users.js';
 import { assertNotSetuidBinary } from './privileges.js';
 import { removeActiveProbes } from './executor.js';
+import { assertRepairable } from './repair/index.js';
 import type { Candidate } from './command.js';
 import { helpText, versionText } from './help.js';
 
@@ -74,6 +75,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       observeDir: (p) => observeDir(fs, p),
       lookCommand,
     });
+
+    // Refuse before anything is printed or changed: the plan would be refused when run, too.
+    for (const d of plan.dirs) {
+      if (d.repair === 'walk' || (plan.mode === 'fix-permissions' && d.action !== 'fail')) assertRepairable(d.path);
+    }
 
     if (options.printPlan) {
       const { planToJson, planToText } = await import('./render.js');
