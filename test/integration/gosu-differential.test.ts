@@ -2,7 +2,8 @@
 // Each row runs twice inside a private mount namespace whose /etc/passwd and /etc/group are the
 // fixture below: once as `gosu SPEC sh -c REPORT`, once as a Node 26 runner that calls exactly what
 // the entrypoint calls (readUserDb, resolveUserSpec, dropPrivileges, HOME = home ?? $ROOT) and then
-// process.execve's the same REPORT. REPORT prints what the kernel says the process is.
+// process.execve's the same REPORT. REPORT prints what the kernel says the process is. The built
+// binary (dist/model-entrypoint --user SPEC) is then held to the same table.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertNotSetuidBinary } from '../../src/privileges.js';
+import { assertBuilt, BINARY } from '../helpers/binary.js';
 import { runWithUserDb, userDbNamespaceUnavailable, type UserDbFiles } from '../helpers/namespace.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -127,6 +129,13 @@ describe.skipIf(unavailable !== undefined)(`gosu differential${unavailable ? ` (
   const ours = (spec: string, users = db) =>
     outcome(runWithUserDb(users, [node26, runner, spec, ROOT, '/bin/sh', '-c', REPORT], { env, cwd: '/' }));
 
+  /** The built entrypoint with a fresh $ROOT per run: it creates its directories there as the target user. */
+  const binary = (spec: string) => {
+    const root = mkdtempSync(join(work, 'root-'));
+    chmodSync(root, 0o755);
+    return { root, ...outcome(runWithUserDb(db, [BINARY, '--root', root, `--user=${spec}`, '--', '/bin/sh', '-c', REPORT], { env, cwd: '/' })) };
+  };
+
   it('the fixture is in effect: gosu sees our users and groups, not the machine’s', () => {
     expect(gosu('alice')).toMatchObject({ status: 0, uid: 1000, gid: 1000, kernelGroups: '29 44 105 5000', home: '/home/alice' });
   });
@@ -215,5 +224,24 @@ describe.skipIf(unavailable !== undefined)(`gosu differential${unavailable ? ` (
       chmodSync(setuidCopy, mode);
       expect(() => assertNotSetuidBinary(setuidCopy)).toThrow(expect.objectContaining({ exitCode: 125 }));
     }
+  });
+
+  describe('the built binary', () => {
+    beforeAll(() => assertBuilt());
+
+    it.each(sameAsGosu)('--user %j switches exactly as gosu does', (spec, noPasswdEntry) => {
+      const expected = gosu(spec);
+      const actual = binary(spec);
+      expect(actual.status, `the binary failed: ${actual.stderr}`).toBe(0);
+      const { home, stderr: _gosuErr, ...ids } = expected;
+      expect(actual).toMatchObject(ids);
+      expect(actual.home).toBe(noPasswdEntry ? actual.root : home);
+    });
+
+    it.each([...bothRefuse, ':', 'alice:video:extra', '+1000', '-0', '1000:+44'])('--user %j exits 125', (spec) => {
+      const actual = binary(spec);
+      expect(actual.status).toBe(125);
+      expect(actual.stderr).toContain(JSON.stringify(`user spec ${JSON.stringify(spec)}`).slice(1, -1));
+    });
   });
 });
