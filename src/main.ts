@@ -1,5 +1,6 @@
 // The imperative shell: parse -> observe -> plan -> (print | check | prepare) -> drop privileges -> exec.
 import * as fs from 'node:fs';
+import { posix } from 'node:path';
 import { EntrypointError, EXIT, errnoCode } from './errors.js';
 import { observeDir, hasPermission, type Identity } from './facts.js';
 import { createLogger, scrubSecrets, since, type Logger } from './log.js';
@@ -20,13 +21,23 @@ function writeOut(text: string): void {
   fs.writeSync(1, text);
 }
 
-/** stat + permission bits, as `who` would see the candidate. */
+/** Can `who` search every directory on the way to `path` (x on each ancestor)? */
+function ancestorsSearchable(path: string, who: Identity): boolean {
+  for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
+    const st = fs.statSync(dir);
+    if (!hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1)) return false;
+    if (dir === '/' || dir === '.') return true;
+  }
+}
+
+/** stat + permission bits (of the file and of the directories leading to it), as `who` would see it. */
 function lookCommand(path: string, who: Identity): Candidate {
   try {
     const st = fs.statSync(path);
     if (st.isDirectory()) return { kind: 'directory', executable: false };
     if (!st.isFile()) return { kind: 'other', executable: false };
-    return { kind: 'file', executable: hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) };
+    const executable = hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) && ancestorsSearchable(posix.resolve(path), who);
+    return { kind: 'file', executable };
   } catch (err) {
     const code = errnoCode(err);
     return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'missing', executable: false, error_code: code } : { kind: 'other', executable: false, error_code: code };
@@ -89,7 +100,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
 
     logger.info({ event: 'entrypoint.start', phase: 'start', mode: plan.mode, uid: runningAs.uid, gid: runningAs.gid, service_uid: plan.service.uid, service_gid: plan.service.gid, directories: plan.dirs.map((d) => d.path), repair: plan.repairPolicy, strict: plan.strict }, `preparing ${plan.dirs.length} directories for uid ${plan.service.uid}`);
-    if (plan.user.warning) logger.warn({ event: 'user.not_switched', phase: 'user', spec: plan.user.spec, uid: runningAs.uid, gid: runningAs.gid }, plan.user.warning);
+    if (plan.user.warning) logger.warn({ event: plan.user.action === 'ignored' ? 'user.not_switched' : 'user.group_root', phase: 'user', spec: plan.user.spec, uid: runningAs.uid, gid: runningAs.gid }, plan.user.warning);
     const fatal = fatalProblem(plan);
     if (fatal) throw fatal;
 

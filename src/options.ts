@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { posix } from 'node:path';
 import { usageError } from './errors.js';
+import { specFromPuidPgid } from './users.js';
 
 export type Mode = 'run' | 'check' | 'fix-permissions';
 export type Source = 'flag' | 'env' | 'config' | 'default';
@@ -111,11 +112,13 @@ function splitArgv(argv: string[]): { optionArgs: string[]; rest: string[]; dash
     const arg = argv[i];
     if (arg === '--') return { optionArgs, rest: argv.slice(i + 1), dashdash: true };
     if (!arg.startsWith('-') || arg === '-') return { optionArgs, rest: argv.slice(i), dashdash: false };
-    optionArgs.push(arg);
     const name = arg.replace(/^--?/, '');
     if (!name.includes('=') && takesValue(name)) {
       if (i + 1 >= argv.length) throw usageError(`option --${name} needs a value`, `give it as --${name} VALUE; ${HELP_HINT}`, { option: `--${name}` });
-      optionArgs.push(argv[++i]);
+      // Joined, so that a value starting with "-" (--user -1) is a value, not an option.
+      optionArgs.push(`--${name}=${argv[++i]}`);
+    } else {
+      optionArgs.push(arg);
     }
   }
   return { optionArgs, rest: [], dashdash: false };
@@ -350,31 +353,8 @@ function userSetting(values: Record<string, unknown>, env: Record<string, string
     if (spec === '') throw usageError('--user is empty', 'give a user such as 1000:1000 or appuser', { input: '--user' });
     return { value: spec, source: 'flag', origin: '--user' };
   }
-  const fromEnv = specFromPuidPgidEnv(env.PUID, env.PGID);
+  const fromEnv = specFromPuidPgid(env.PUID, env.PGID);
   if (fromEnv) return { value: fromEnv, source: 'env', origin: env.PGID ? 'PUID, PGID' : 'PUID' };
   if (config.user !== undefined) return { value: config.user as string, source: 'config', origin: `${configFile}: "user"` };
   return { value: undefined, source: 'default' };
-}
-
-const UID_MAX = 4294967294; // (uid_t)-1 is reserved by the kernel
-
-function checkId(name: string, value: string): void {
-  if (!/^\d+$/.test(value) || Number(value) > UID_MAX) {
-    throw usageError(
-      `${name}="${value}" is not a valid numeric id`,
-      `set ${name} to a whole number between 0 and ${UID_MAX} with no spaces or signs, e.g. ${name}=1000`,
-      { input: name, value },
-    );
-  }
-}
-
-/** PUID/PGID pair -> user spec. Empty counts as unset; PGID alone is an error (whose uid would it be?). */
-export function specFromPuidPgidEnv(puid: string | undefined, pgid: string | undefined): string | undefined {
-  const u = puid === '' ? undefined : puid;
-  const g = pgid === '' ? undefined : pgid;
-  if (u === undefined && g === undefined) return undefined;
-  if (u === undefined) throw usageError(`PGID="${g}" is set but PUID is not`, 'set PUID too (PUID=1000 PGID=1000), or use --user :GID to change only the group', { input: 'PGID' });
-  checkId('PUID', u);
-  if (g !== undefined) checkId('PGID', g);
-  return g === undefined ? u : `${u}:${g}`;
 }

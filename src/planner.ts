@@ -126,7 +126,14 @@ function planUser(options: Options, db: UserDb, runningAs: Identity): UserPlan {
   if (spec === undefined && options.mode === 'fix-permissions') spec = '1000:1000';
   if (spec === undefined) return { action: 'stay' };
   const target = resolveUserSpec(spec, db, { uid: runningAs.uid, gid: runningAs.gid });
-  if (runningAs.uid === 0) return { action: 'switch', spec, target };
+  if (runningAs.uid === 0) {
+    // gosu's rule: a uid without passwd entry and without a group keeps the caller's gid, root's here.
+    const groupRoot = target.uid !== 0 && target.gid === 0 && target.name === undefined && !spec.includes(':');
+    const warning = groupRoot
+      ? `uid ${target.uid} has no passwd entry and no group was given, so the service runs with group 0 (root), as gosu does: set PGID too (PUID=${target.uid} PGID=${target.uid}) or use --user ${target.uid}:GID`
+      : undefined;
+    return { action: 'switch', spec, target, warning };
+  }
   if (target.uid === runningAs.uid && target.gid === runningAs.gid) return { action: 'stay', spec, target };
   return {
     action: 'ignored',

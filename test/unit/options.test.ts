@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseCommandLine, parseSize, specFromPuidPgidEnv, type OptionInputs } from '../../src/options.js';
+import { parseCommandLine, parseSize, type OptionInputs } from '../../src/options.js';
+import { specFromPuidPgid } from '../../src/users.js';
 import { EntrypointError } from '../../src/errors.js';
 
 const files: Record<string, string> = {};
@@ -107,16 +108,22 @@ describe('parseCommandLine', () => {
 
   it.each(['abc', '-1', '4294967296', '1.5', ' 1000', '0x10', ''])('rejects PUID %j naming PUID', (puid) => {
     if (puid === '') {
-      expect(specFromPuidPgidEnv('', undefined)).toBeUndefined();
+      expect(specFromPuidPgid('', undefined)).toBeUndefined();
       return;
     }
     const err = failure(['x'], { PUID: puid });
     expect(err.exitCode).toBe(125);
-    expect(err.message).toContain(`PUID="${puid}"`);
+    expect(err.message).toContain('PUID');
+    expect(err.message).toContain(puid.trim());
+  });
+
+  it('takes a value that starts with "-" as the value of the option before it', () => {
+    expect(parse(['--user', '-1', 'x']).user.value).toBe('-1');
+    expect(parse(['--dir', '/a', '--user', 'app', 'x']).positionals).toEqual(['x']);
   });
 
   it('rejects PGID without PUID', () => {
-    expect(failure(['x'], { PGID: '1000' }).message).toMatch(/PGID="1000" is set but PUID is not/);
+    expect(failure(['x'], { PGID: '1000' }).message).toMatch(/PGID=.*1000.* is set but PUID is not/);
   });
 });
 

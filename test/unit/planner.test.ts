@@ -94,6 +94,12 @@ describe('makePlan', () => {
     expect(p.service.uid).toBe(2000);
   });
 
+  it('warns when a uid without passwd entry and without group would keep group 0', () => {
+    expect(plan(['python'], { PUID: '4242' }).user.warning).toMatch(/runs with group 0 \(root\).*PGID/);
+    expect(plan(['python'], { PUID: '4242', PGID: '4242' }).user.warning).toBeUndefined();
+    expect(plan(['python'], { PUID: '1000' }).user.warning).toBeUndefined();
+  });
+
   it('gives HOME=$ROOT to a uid without a passwd entry', () => {
     const p = plan(['python'], { PUID: '4242', PGID: '4242' });
     expect(p.service.home).toBe('/app');
