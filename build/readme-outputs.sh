@@ -20,7 +20,8 @@ readme, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 text = readme.read_text()
 for name in ('plan', 'root', 'uid1000'):
     body = (out / name).read_text().rstrip('\n')
-    text = re.sub(rf'(<!-- out:{name} -->\n```[a-z]*\n).*?(\n```)', lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
+    # Replace the lines between the marker's opening fence and the next closing fence (none when empty).
+    text = re.sub(rf'(<!-- out:{name} -->\n```[a-z]*\n)(?:(?!```).*\n)*(```)', lambda m: m.group(1) + body + '\n' + m.group(2), text)
 readme.write_text(text)
 PY
 rm -rf "$out" "$sandbox"
