@@ -99,7 +99,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       return EXIT.OK;
     }
 
-    logger.info({ event: 'entrypoint.start', phase: 'start', mode: plan.mode, uid: runningAs.uid, gid: runningAs.gid, service_uid: plan.service.uid, service_gid: plan.service.gid, directories: plan.dirs.map((d) => d.path), repair: plan.repairPolicy, strict: plan.strict }, `preparing ${plan.dirs.length} directories for uid ${plan.service.uid}`);
+    // A HEALTHCHECK runs check every 30 s: its start line is debug, so only problems reach the health log.
+    logger[plan.mode === 'check' ? 'debug' : 'info']({ event: 'entrypoint.start', phase: 'start', mode: plan.mode, uid: runningAs.uid, gid: runningAs.gid, service_uid: plan.service.uid, service_gid: plan.service.gid, directories: plan.dirs.map((d) => d.path), repair: plan.repairPolicy, strict: plan.strict }, `preparing ${plan.dirs.length} directories for uid ${plan.service.uid}`);
     if (plan.user.warning) logger.warn({ event: plan.user.action === 'ignored' ? 'user.not_switched' : 'user.group_root', phase: 'user', spec: plan.user.spec, uid: runningAs.uid, gid: runningAs.gid }, plan.user.warning);
     const fatal = fatalProblem(plan);
     if (fatal) throw fatal;
