@@ -54,7 +54,7 @@ export function removeActiveProbes(): void {
 export function asIdentity<T>(runningAs: Identity, who: Identity, fn: () => T): T {
   if (runningAs.uid !== 0 || who.uid === 0) return fn();
   const savedGroups = process.getgroups!();
-  process.setgroups!(who.groups.length ? who.groups : [who.gid]);
+  process.setgroups!(who.groups);
   process.setegid!(who.gid);
   process.seteuid!(who.uid);
   try {
