@@ -99,7 +99,7 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
   let root: string;
   let dev: number;
   try {
-    root = fs.realpathSync(top, { encoding: 'buffer' }).toString('latin1');
+    root = fs.realpathSync.native(top, { encoding: 'buffer' }).toString('latin1');
     const st = fs.lstatSync(Buffer.from(root, 'latin1'));
     if (!st.isDirectory()) throw Object.assign(new Error(`${top} is not a directory`), { code: 'ENOTDIR' });
     dev = st.dev;

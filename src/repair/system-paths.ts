@@ -28,7 +28,7 @@ export function physicalPath(path: string): string {
   let probe = isAbsolute(path) ? path : join(process.cwd(), path);
   for (;;) {
     try {
-      existing = realpathSync(probe);
+      existing = realpathSync.native(probe); // the JS realpath resolves `..` lexically first
       break;
     } catch {
       const parent = dirname(probe);
