@@ -239,10 +239,16 @@ function planDir(
   }
 }
 
-/** A plan problem that must stop the start (fatal, or any unwritable dir with --strict). */
+/**
+ * A plan problem that must stop the start before anything is created: a directory that can never
+ * work, or a service command that is not there or cannot be run (preparing directories for a service
+ * that cannot start would only leave them behind).
+ */
 export function fatalProblem(plan: Plan): EntrypointError | undefined {
   const bad = plan.dirs.find((d) => d.problem?.fatal);
   if (bad) return new EntrypointError(EXIT.WRAPPER, bad.problem!.message, bad.problem!.hint, 'dir.invalid', { path: bad.path, error_code: bad.problem!.code });
+  const command = plan.command;
+  if (command?.error) return new EntrypointError(command.error.exitCode, command.error.message, command.error.hint, 'command.failed', { command: command.name, error_code: command.error.code, searched: command.searched });
   return undefined;
 }
 
