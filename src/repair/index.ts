@@ -55,6 +55,8 @@ export interface RepairOptions {
 const SLICE_MS = 5;
 /** A directory with more names than this is split into units other walkers can take. */
 const CHUNK = 512;
+/** Directories bigger than this are listed CHUNK names at a time (see WalkerConfig.bigDirBytes). */
+const BIG_DIR_BYTES = 256 * 1024;
 /** More walkers add lock contention in the filesystem without adding speed (measured up to 4). */
 const MAX_DEFAULT_CONCURRENCY = 4;
 /** After an abort, how long to wait for workers to send their reports before terminating them. */
@@ -117,6 +119,7 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
     gid: opts.gid,
     dev,
     chunk: CHUNK,
+    bigDirBytes: BIG_DIR_BYTES,
     maxErrorSamples: MAX_ERROR_SAMPLES,
     maxSkippedMounts: MAX_SKIPPED_MOUNTS,
     slots: CTL,
@@ -206,12 +209,15 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
   const someoneBusy = (): boolean => helpers.some((helper) => helper.alive && helper.assigned.length > 0);
 
   try {
-    if (walker.visitPath(root)) queue.push({ dir: root, ascii: !/[^\x00-\x7f]/.test(root) });
+    const topUnit = walker.visitPath(root);
+    if (topUnit) queue.push(topUnit);
     for (;;) {
       const sliceEnd = performance.now() + SLICE_MS;
       while (!aborted()) {
         if (Atomics.load(ctl, CTL.PENDING) > 0) drain();
         if (helpers.length > 0) handOut();
+        // Listing a big directory: one slice of names for this thread, one left for the others.
+        if (walker.continueListing(queue)) walker.continueListing(queue);
         const unit = queue.pop();
         if (unit === undefined) break;
         walker.processUnit(unit, queue);
@@ -235,6 +241,7 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
       for (drain(); someoneBusy() && performance.now() < deadline; drain()) await waitForWorkers(5);
     }
   } finally {
+    walker.closeListings();
     opts.signal?.removeEventListener('abort', onAbort);
     if (progressTimer) clearInterval(progressTimer);
     await Promise.all(helpers.map((helper) => helper.worker.terminate()));

@@ -11,6 +11,8 @@ export interface WorkUnit {
   dir: string;
   ascii: boolean;
   names?: string[];
+  /** Listed in steps instead of in one call (see WalkerConfig.bigDirBytes). */
+  big?: boolean;
 }
 
 export interface WalkerConfig {
@@ -19,6 +21,12 @@ export interface WalkerConfig {
   dev: number;
   /** Names per unit when a directory is split so that other walkers can take a share of it. */
   chunk: number;
+  /**
+   * A directory whose st_size exceeds this (about 10k names on ext4, tmpfs and btrfs) is listed
+   * `chunk` names at a time with opendir, so that listing a million names neither blocks an abort
+   * nor keeps the other walkers idle. Smaller ones are read in one readdir call (faster).
+   */
+  bigDirBytes: number;
   maxErrorSamples: number;
   maxSkippedMounts: number;
   slots: typeof CTL;
@@ -52,20 +60,28 @@ export const MAX_SKIPPED_MOUNTS = 100;
 export type FsModule = typeof import('node:fs');
 
 export interface Walker {
-  /** Examines and fixes one path (the top); returns true if it is a directory to descend. */
-  visitPath(p: string): boolean;
+  /** Examines and fixes one path (the top); returns the unit to walk it if it is a directory. */
+  visitPath(p: string): WorkUnit | undefined;
   /** Processes one unit; new units (subdirectories, slices) are pushed onto `stack`. */
   processUnit(unit: WorkUnit, stack: WorkUnit[]): void;
+  /**
+   * Reads the next slice of names of the big directory this walker is listing onto `stack`.
+   * Returns false when it is listing none. Listings stay with their walker (a Dir cannot move).
+   */
+  continueListing(stack: WorkUnit[]): boolean;
+  /** Closes the directories still being listed (after an abort). */
+  closeListings(): void;
   /** Returns and clears what was collected since the last call. */
   takeReport(): WalkerReport;
 }
 
 export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array): Walker {
-  const { uid, gid, dev, chunk, maxErrorSamples, maxSkippedMounts } = config;
+  const { uid, gid, dev, chunk, bigDirBytes, maxErrorSamples, maxSkippedMounts } = config;
   const { ABORT, SCANNED, CHANGED, ERRORS } = config.slots;
   const NON_ASCII = /[^\x00-\x7f]/;
   const DIR_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
   let report: WalkerReport = { errorCodes: {}, errorSamples: [], skippedMounts: [] };
+  const listings: { dir: string; ascii: boolean; handle: import('node:fs').Dir }[] = [];
 
   function display(p: string): string {
     return Buffer.from(p, 'latin1').toString('utf8');
@@ -89,24 +105,24 @@ export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array
     }
   }
 
-  /** Examines and fixes one entry; returns true if it is a directory of our filesystem to descend. */
-  function visit(p: string, arg: string | Buffer): boolean {
+  /** Examines and fixes one entry; returns the size of a directory of our filesystem to descend, else -1. */
+  function visit(p: string, arg: string | Buffer): number {
     let st;
     try {
       st = fs.lstatSync(arg, { throwIfNoEntry: false });
     } catch (err) {
       fail(p, err);
-      return false;
+      return -1;
     }
     if (st === undefined) {
       // Gone since the directory was listed (or a parent was replaced): a concurrent delete.
       fail(p, { code: 'ENOENT' });
-      return false;
+      return -1;
     }
     if (st.dev !== dev) {
       // Another filesystem mounted (or bind-mounted) here: neither changed nor entered.
       if (report.skippedMounts.length < maxSkippedMounts) report.skippedMounts.push(display(p));
-      return false;
+      return -1;
     }
     Atomics.add(ctl, SCANNED, 1);
     let changed = false;
@@ -116,7 +132,7 @@ export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array
         changed = true;
       } catch (err) {
         fail(p, err);
-        return st.isDirectory(); // still descend: some entries below may be fixable
+        return st.isDirectory() ? st.size : -1; // still descend: some entries below may be fixable
       }
     }
     const isDir = st.isDirectory();
@@ -129,12 +145,58 @@ export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array
       }
     }
     if (changed) Atomics.add(ctl, CHANGED, 1);
-    return isDir;
+    return isDir ? st.size : -1;
+  }
+
+  function continueListing(stack: WorkUnit[]): boolean {
+    for (let listing = listings.at(-1); listing !== undefined; listing = listings.at(-1)) {
+      const names: string[] = [];
+      try {
+        for (let entry = listing.handle.readSync(); entry !== null; entry = listing.handle.readSync()) {
+          if (names.push(entry.name) >= chunk) break;
+        }
+      } catch (err) {
+        fail(listing.dir, err);
+        names.length = 0;
+      }
+      if (names.length < chunk) {
+        listings.pop();
+        try {
+          listing.handle.closeSync();
+        } catch {
+          // Already closed by a failed read.
+        }
+      }
+      if (names.length > 0) {
+        stack.push({ dir: listing.dir, ascii: listing.ascii, names });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function closeListings(): void {
+    for (const listing of listings.splice(0)) {
+      try {
+        listing.handle.closeSync();
+      } catch {
+        // Nothing more to do with it.
+      }
+    }
   }
 
   function processUnit(unit: WorkUnit, stack: WorkUnit[]): void {
     const { dir, ascii } = unit;
     let names = unit.names;
+    if (names === undefined && unit.big) {
+      try {
+        const handle = fs.opendirSync(ascii ? dir : Buffer.from(dir, 'latin1'), { encoding: 'latin1', bufferSize: 1024 });
+        listings.push({ dir, ascii, handle });
+      } catch (err) {
+        fail(dir, err);
+      }
+      return; // its names come through continueListing
+    }
     if (names === undefined) {
       try {
         names = fs.readdirSync(ascii ? dir : Buffer.from(dir, 'latin1'), { encoding: 'latin1' }) as string[];
@@ -157,7 +219,8 @@ export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array
       const p = dir + '/' + name;
       const nameAscii = allAscii || (ascii && !NON_ASCII.test(name));
       const arg = nameAscii ? p : Buffer.from(p, 'latin1');
-      if (visit(p, arg)) stack.push({ dir: p, ascii: nameAscii });
+      const dirSize = visit(p, arg);
+      if (dirSize >= 0) stack.push(dirSize > bigDirBytes ? { dir: p, ascii: nameAscii, big: true } : { dir: p, ascii: nameAscii });
     }
   }
 
@@ -167,9 +230,11 @@ export function createWalker(fs: FsModule, config: WalkerConfig, ctl: Int32Array
     return taken;
   }
 
-  function visitPath(p: string): boolean {
-    return visit(p, NON_ASCII.test(p) ? Buffer.from(p, 'latin1') : p);
+  function visitPath(p: string): WorkUnit | undefined {
+    const ascii = !NON_ASCII.test(p);
+    const dirSize = visit(p, ascii ? p : Buffer.from(p, 'latin1'));
+    return dirSize < 0 ? undefined : { dir: p, ascii, big: dirSize > bigDirBytes };
   }
 
-  return { visitPath, processUnit, takeReport };
+  return { visitPath, processUnit, continueListing, closeListings, takeReport };
 }

@@ -47,13 +47,18 @@ function workerLoop(fs: FsModule, threads: ThreadsModule, data: WorkerData, walk
     }
     Atomics.store(ctl, stateSlot, BUSY);
     const stack = received.message as WorkUnit[];
-    while (stack.length > 0 && Atomics.load(ctl, ABORT) === 0) {
-      walker.processUnit(stack.pop() as WorkUnit, stack);
+    while (Atomics.load(ctl, ABORT) === 0) {
+      // Listing a big directory: one slice of names for this thread, one left for the others.
+      if (walker.continueListing(stack)) walker.continueListing(stack);
+      const unit = stack.pop();
+      if (unit === undefined) break;
+      walker.processUnit(unit, stack);
       const wanted = Atomics.load(ctl, WANT_WORK);
       if (wanted > 0 && stack.length >= 2 && Atomics.compareExchange(ctl, WANT_WORK, wanted, wanted - 1) === wanted) {
         send({ type: 'work', units: stack.splice(0, stack.length >> 1) });
       }
     }
+    walker.closeListings(); // only an abort leaves any open
     send({ type: 'done', report: walker.takeReport() });
   }
 }

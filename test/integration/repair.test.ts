@@ -278,6 +278,30 @@ describe.skipIf(!isRoot)('repairTree on real trees (as root)', () => {
     expect(started).toBeLessThan(abortedAt);
   });
 
+  it('lists a huge flat directory in slices: all fixed by every walker, and an abort inside it is prompt', async () => {
+    const top = tempTree();
+    const flat = join(top, 'blobs');
+    fs.mkdirSync(flat);
+    for (let i = 0; i < 60_000; i++) fs.closeSync(fs.openSync(join(flat, `blob-${i}`), 'w'));
+    expect(fs.statSync(flat).size).toBeGreaterThan(256 * 1024); // else it is not "big" for the engine
+
+    const controller = new AbortController();
+    const walk = repairTree(top, { uid: UID, gid: GID, signal: controller.signal, concurrency: 1 });
+    let abortedAt = 0;
+    setTimeout(() => {
+      abortedAt = performance.now();
+      controller.abort();
+    }, 30);
+    const aborted = await walk;
+    expect(aborted.interrupted).toBe(true);
+    expect(performance.now() - abortedAt).toBeLessThan(100);
+
+    const result = await repairTree(top, { uid: UID, gid: GID, concurrency: 3 });
+    expect(wrongOwned(top)).toEqual([]);
+    expect(result.scanned).toBe(60_002);
+    expect(result.changed + aborted.changed).toBe(60_002);
+  });
+
   it('survives a tree being deleted during the walk: no crash, only ENOENT counted', async () => {
     const top = tempTree();
     bigTree(top, 30_000);

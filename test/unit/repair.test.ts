@@ -102,7 +102,8 @@ function fakeFs(entries: Record<string, FakeEntry>) {
     lstatSync(p: string | Buffer) {
       const e = entries[key(p)];
       if (e === undefined || e.vanished) return undefined;
-      return { uid: e.uid, gid: e.gid, mode: e.mode, dev: e.dev ?? 1, isDirectory: () => e.type === 'dir' };
+      const size = e.type === 'dir' ? 4096 * (1 + Math.floor(fs.readdirSync(p).length / 100)) : 0;
+      return { uid: e.uid, gid: e.gid, mode: e.mode, size, dev: e.dev ?? 1, isDirectory: () => e.type === 'dir' };
     },
     lchownSync(p: string | Buffer, uid: number, gid: number) {
       const e = entries[key(p)] as FakeEntry;
@@ -110,6 +111,17 @@ function fakeFs(entries: Record<string, FakeEntry>) {
       if (e.chownError) throw errno(e.chownError);
       e.uid = uid;
       e.gid = gid;
+    },
+    opendirSync(p: string | Buffer) {
+      calls.push(`opendir ${key(p)}`);
+      const names = fs.readdirSync(p);
+      return {
+        readSync: () => {
+          const name = names.shift();
+          return name === undefined ? null : { name };
+        },
+        closeSync: () => calls.push(`closedir ${key(p)}`),
+      };
     },
     openSync(p: string | Buffer, flags: number) {
       calls.push(`open ${key(p)} nofollow=${(flags & constants.O_NOFOLLOW) !== 0}`);
@@ -127,17 +139,21 @@ function fakeFs(entries: Record<string, FakeEntry>) {
 }
 
 const config = (over: Partial<WalkerConfig> = {}): WalkerConfig => ({
-  uid: 1000, gid: 1000, dev: 1, chunk: 512, maxErrorSamples: 5, maxSkippedMounts: 100, slots: CTL, ...over,
+  uid: 1000, gid: 1000, dev: 1, chunk: 512, bigDirBytes: 1 << 20, maxErrorSamples: 5, maxSkippedMounts: 100, slots: CTL, ...over,
 });
 
 function walkAll(fs: FsModule, cfg: WalkerConfig, top = '/t') {
   const ctl = new Int32Array(new SharedArrayBuffer(64));
   const walker = createWalker(fs, cfg, ctl);
   const stack: WorkUnit[] = [];
-  if (walker.visitPath(top)) stack.push({ dir: top, ascii: true });
+  const topUnit = walker.visitPath(top);
+  if (topUnit) stack.push(topUnit);
   let units = 0;
-  while (stack.length > 0) {
-    walker.processUnit(stack.pop() as WorkUnit, stack);
+  for (;;) {
+    walker.continueListing(stack);
+    const unit = stack.pop();
+    if (unit === undefined) break;
+    walker.processUnit(unit, stack);
     units++;
   }
   return { scanned: ctl[CTL.SCANNED], changed: ctl[CTL.CHANGED], errors: ctl[CTL.ERRORS], report: walker.takeReport(), units };
@@ -202,6 +218,16 @@ describe('createWalker', () => {
     expect(r.units).toBe(10);
     expect(r.scanned).toBe(1001);
     expect(r.changed).toBe(1000);
+  });
+
+  it('lists a big directory in slices through opendir, and closes it', () => {
+    const entries: Record<string, FakeEntry> = { '/t': dir(1000), '/t/big': dir(1000) };
+    for (let i = 0; i < 1050; i++) entries[`/t/big/f${i}`] = file(0);
+    const { fs, calls } = fakeFs(entries);
+    const r = walkAll(fs, config({ chunk: 100, bigDirBytes: 20_000 }));
+    expect(calls.filter((c) => !c.startsWith('lchown'))).toEqual(['opendir /t/big', 'closedir /t/big']);
+    expect(r.units).toBe(1 + 1 + 11); // top, the opening of big, its 11 slices
+    expect(r).toMatchObject({ scanned: 1052, changed: 1050, errors: 0 });
   });
 
   it('passes non-ASCII names to fs as their exact bytes', () => {
