@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BIN=${MODEL_ENTRYPOINT_BIN:-$E2E_REPO/dist/model-entrypoint}
 IMAGE=model-entrypoint-e2e:test
-ALL_CASES=(a b c d e f g h i j k m)
+ALL_CASES=(a b c d e f g h i j k l m)
 CASES=("${@:-${ALL_CASES[@]}}")
 UID_GID=1000:1000
 
@@ -259,16 +259,34 @@ case_j() {
 
 # k. OpenShift: an arbitrary uid with no passwd entry, group 0, group-writable volumes.
 case_k() {
-  e2e_case k "OpenShift-like: --user 1000680000:0 over root:root 775 volumes"
+  e2e_case k "OpenShift-like: --user 1000680000:0, read-only root, PUID/PGID cleared, root:root 775 volumes"
   local v=$E2E_RUN/k
   mkdir -p "$v/models" "$v/cache" && chmod 775 "$v/models" "$v/cache"
-  run_once mee2e-k --user 1000680000:0 -e PUID= -e PGID= -e STUB_ONCE=1 \
+  run_once mee2e-k --user 1000680000:0 --read-only --tmpfs /tmp -e PUID= -e PGID= -e STUB_ONCE=1 \
     -e MODEL_ENTRYPOINT_PRESETS=hf,bark $(mounts "$v") $IMAGE
   expect "exit 0" is_eq "$CODE" 0
   expect "service runs as 1000680000:0 and wrote everywhere (group 0 can write)" jl $LOGS -- \
     'svc["uid"] == 1000680000 and svc["gid"] == 0 and svc["all_written"]'
   expect "HOME is /app (no passwd entry), never /" jl $LOGS -- 'svc["env"].get("HOME") == "/app"'
-  expect "no folder reported unwritable" jl $LOGS -- 'not ev("dir.unwritable")'
+  expect "no warning (PUID/PGID cleared: nothing to switch)" jl $LOGS -- 'not warnings'
+  # With the image's PUID/PGID=1000 left in place: one warning that says what to change, then the service.
+  run_once mee2e-k-puid --user 1000680000:0 --read-only --tmpfs /tmp -e STUB_ONCE=1 $(mounts "$v") $IMAGE
+  expect "PUID left at 1000: exit 0, a single user.not_switched warning" jl $LOGS -- \
+    'svc["uid"] == 1000680000 and [w.get("event") for w in warnings] == ["user.not_switched"]'
+}
+
+# l. The Kubernetes manifests: no cluster here, so they must at least parse and agree with the image
+#    (mount paths = its HF_HOME/XDG_CACHE_HOME, probe = its HEALTHCHECK, no command: override, ...).
+case_l() {
+  e2e_case l "docker/k8s manifests parse and agree with the image"
+  local py=python3 k=$E2E_REPO/docker/k8s
+  /usr/bin/python3 -c 'import yaml' 2>/dev/null && py=/usr/bin/python3   # python3-yaml comes with docker-compose
+  docker inspect -f '{{json .Config}}' $IMAGE >"$E2E_RUN/image-config.json"
+  expect "deployment.yaml and openshift.yaml agree with the image" \
+    $py "$E2E_LIB_DIR/k8s_check.py" "$E2E_RUN/image-config.json" "$k/deployment.yaml" "$k/openshift.yaml"
+  # The checker must be able to fail: a `command:` override, the classic way to lose the wrapper.
+  sed 's/^\( *\)image: \(.*\)$/\1image: \2\n\1command: ["python3", "service.py"]/' "$k/deployment.yaml" >"$E2E_RUN/bad-deployment.yaml"
+  expect "the check catches a command: override" not $py "$E2E_LIB_DIR/k8s_check.py" "$E2E_RUN/image-config.json" "$E2E_RUN/bad-deployment.yaml"
 }
 
 # m. A base image without glibc (as on Alpine/musl): the executable cannot start at all. This pins
