@@ -71,6 +71,16 @@ function bigTree(top: string, entries: number): number {
   return made;
 }
 
+/** Aborts after `ms`; the returned function tells when the abort happened (performance.now()). */
+function abortAfter(controller: AbortController, ms: number): () => number {
+  let abortedAt = Number.NaN;
+  setTimeout(() => {
+    abortedAt = performance.now();
+    controller.abort();
+  }, ms);
+  return () => abortedAt;
+}
+
 function runInMountNamespace(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'repair-ns', ...args], {
     encoding: 'utf8',
@@ -255,13 +265,9 @@ describe.skipIf(!isRoot)('repairTree on real trees (as root)', () => {
       progressIntervalMs: 25,
       onProgress: (p) => progress.push({ at: performance.now(), p }),
     });
-    let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = performance.now();
-      controller.abort();
-    }, 100);
+    const abortedAt = abortAfter(controller, 100);
     const result = await walk;
-    const latency = performance.now() - abortedAt;
+    const latency = performance.now() - abortedAt();
 
     expect(result.interrupted).toBe(true);
     expect(latency).toBeLessThan(100);
@@ -275,7 +281,7 @@ describe.skipIf(!isRoot)('repairTree on real trees (as root)', () => {
       expect(progress[i]?.p.scanned).toBeGreaterThanOrEqual(progress[i - 1]?.p.scanned ?? 0);
     }
     expect(progress[0]?.p).toMatchObject({ path: top, rate_per_s: expect.any(Number), elapsed_ms: expect.any(Number) });
-    expect(started).toBeLessThan(abortedAt);
+    expect(started).toBeLessThan(abortedAt());
   });
 
   it('lists a huge flat directory in slices: all fixed by every walker, and an abort inside it is prompt', async () => {
@@ -287,14 +293,10 @@ describe.skipIf(!isRoot)('repairTree on real trees (as root)', () => {
 
     const controller = new AbortController();
     const walk = repairTree(top, { uid: UID, gid: GID, signal: controller.signal, concurrency: 1 });
-    let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = performance.now();
-      controller.abort();
-    }, 30);
+    const abortedAt = abortAfter(controller, 30);
     const aborted = await walk;
     expect(aborted.interrupted).toBe(true);
-    expect(performance.now() - abortedAt).toBeLessThan(100);
+    expect(performance.now() - abortedAt()).toBeLessThan(100);
 
     const result = await repairTree(top, { uid: UID, gid: GID, concurrency: 3 });
     expect(wrongOwned(top)).toEqual([]);
