@@ -10,7 +10,7 @@
 # - small helpers for the cases: counters, expectations, waiting, JSON-line queries (jlines.py).
 #
 # Environment:
-#   MODEL_ENTRYPOINT_E2E=0          skip the suite (prints a SKIP line, exits 0)
+#   MODEL_ENTRYPOINT_E2E=0 or SKIP_E2E=1   skip the suite (prints a SKIP line, exits 0)
 #   MODEL_ENTRYPOINT_E2E_REQUIRE=1  a reason to skip is a failure instead (exit 1)
 #   MODEL_ENTRYPOINT_E2E_CACHE      cache dir (default /var/cache/model-entrypoint-e2e)
 #   MODEL_ENTRYPOINT_E2E_MIRROR     Debian mirror for debootstrap (default: the one apt uses)
@@ -60,6 +60,7 @@ e2e_skip() {
 
 e2e_preflight() {
   [[ ${MODEL_ENTRYPOINT_E2E:-1} == 0 ]] && e2e_skip "disabled by MODEL_ENTRYPOINT_E2E=0"
+  [[ ${SKIP_E2E:-0} == 1 ]] && e2e_skip "disabled by SKIP_E2E=1"
   [[ $(uname -s) == Linux && $(uname -m) == x86_64 ]] || e2e_skip "needs Linux x86_64 (this is $(uname -sm))"
   [[ $(id -u) == 0 ]] || e2e_skip "needs root to run dockerd (running as uid $(id -u))"
   command -v python3 >/dev/null || e2e_skip "python3 is needed to read JSON logs"
