@@ -11,7 +11,7 @@
 // Every process started here is killed (SIGKILL of PID 1 takes the whole namespace down) by
 // killAllNamespaces(), which tests call in afterEach, so a failing test leaves nothing running.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -137,12 +137,19 @@ export function namespaceInit(unsharePid: number): number | undefined {
   return undefined;
 }
 
-/** Host pids of the children of `pid` (from /proc/<pid>/task/<tid>/children). */
+/** Host pids of the children of `pid`: /proc/<pid>/task/<pid>/children, else a scan of PPid lines. */
 export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    return [];
+    // Kernels without CONFIG_PROC_CHILDREN.
+    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+      try {
+        return /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] === String(pid);
+      } catch {
+        return false;
+      }
+    });
   }
 }
 
