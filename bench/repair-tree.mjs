@@ -11,7 +11,7 @@ import { join } from 'node:path';
  */
 export function buildTree(root, { entries = 100_000, perDir = 100, topDirs = 20 } = {}) {
   mkdirSync(root, { recursive: true });
-  const leafDirs = Math.max(1, Math.round(entries / (perDir + 1)) - topDirs);
+  const leafDirs = Math.max(1, Math.ceil((entries - topDirs) / (perDir + 1)));
   const perTop = Math.ceil(leafDirs / topDirs);
   const counts = { dirs: 0, files: 0, symlinks: 0 };
   let made = 0;

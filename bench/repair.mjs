@@ -109,14 +109,20 @@ const ours = pickOurs();
 console.error(`ours: ${ours.name}`);
 
 // --- timing ---------------------------------------------------------------------------------
+// CPU time (user + sys) through GNU time when installed: what a run costs whatever else the machine does.
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const cpuFile = join(work, 'cpu');
+/** Runs argv; returns wall-clock ms (spawn to exit) and CPU ms (NaN without GNU time). */
 function timed(argv) {
+  const command = gnuTime ? [gnuTime, '-f', '%U %S', '-o', cpuFile, ...argv] : argv;
   const started = process.hrtime.bigint();
-  const run = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = spawnSync(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (run.status !== 0 && !(argv[0] === 'find' && run.status === 1)) {
     throw new Error(`${argv.join(' ')} exited ${run.status}: ${String(run.stderr).slice(0, 400)}`);
   }
-  return ms;
+  const cpu = gnuTime ? readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1).split(' ').reduce((sum, x) => sum + Number(x) * 1000, 0) : NaN;
+  return { ms, cpu };
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -177,6 +183,7 @@ const benchStarted = performance.now();
 for (const c of cases) {
   c.prepare?.();
   const times = Object.fromEntries(Object.keys(c.tools).map((tool) => [tool, []]));
+  const cpuTimes = Object.fromEntries(Object.keys(c.tools).map((tool) => [tool, []]));
   // Warm-up (dentries and inodes in cache) and correctness check of ours.
   c.reset();
   timed(c.tools.ours);
@@ -187,24 +194,27 @@ for (const c of cases) {
   for (let rep = 0; rep < REPS; rep++) {
     for (const [tool, argv] of Object.entries(c.tools)) {
       c.reset();
-      times[tool].push(timed(argv));
+      const { ms, cpu } = timed(argv);
+      times[tool].push(ms);
+      cpuTimes[tool].push(cpu);
     }
   }
   const base = median(times[c.baseline]);
   for (const [tool, xs] of Object.entries(times)) {
-    results.push({ case: c.name, tool, median_ms: median(xs), min_ms: Math.min(...xs), ratio: median(xs) / base, baseline: c.baseline });
+    results.push({ case: c.name, tool, median_ms: median(xs), min_ms: Math.min(...xs), cpu_ms: median(cpuTimes[tool]), ratio: median(xs) / base, baseline: c.baseline });
   }
 }
 
 // --- report ---------------------------------------------------------------------------------
 const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown CPU';
 const fsType = execFileSync('stat', ['-f', '-c', '%T', work]).toString().trim();
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const header = `${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpu}), ${fsType} on ${tmpdir()}, ` +
-  `${counts.total} entries${mounted ? ' + nested tmpfs' : ''}, ${REPS} runs each, ours = ${ours.name}`;
-const lines = [header, '', '| case | tool | median ms | min ms | ratio to baseline |', '| --- | --- | ---: | ---: | ---: |'];
+  `${counts.total} entries${mounted ? ' + nested tmpfs' : ''}, ${REPS} runs each, ours = ${ours.name}, load average ${load} at the end`;
+const lines = [header, '', '| case | tool | median ms | min ms | CPU ms (user+sys) | ratio to baseline (medians) |', '| --- | --- | ---: | ---: | ---: | ---: |'];
 for (const r of results) {
   const ratio = r.tool === r.baseline ? '1.00 (baseline)' : r.ratio.toFixed(2);
-  lines.push(`| ${r.case} | ${r.tool} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${ratio} |`);
+  lines.push(`| ${r.case} | ${r.tool} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.cpu_ms.toFixed(0)} | ${ratio} |`);
 }
 console.log(lines.join('\n'));
 const targets = [

@@ -53,6 +53,11 @@ export interface RepairOptions {
 
 /** Main-thread work between two yields to the event loop. Bounds abort and progress latency. */
 const SLICE_MS = 5;
+/**
+ * Worker threads start only when the main thread has walked this long and work remains: a thread
+ * costs 10-20 ms of main-thread time to create and 20+ ms to boot, more than a small tree takes.
+ */
+const SPAWN_AFTER_MS = 15;
 /** A directory with more names than this is split into units other walkers can take. */
 const CHUNK = 512;
 /** Directories bigger than this are listed CHUNK names at a time (see WalkerConfig.bigDirBytes). */
@@ -230,8 +235,8 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
         handOut(); // raises WANT_WORK for the main thread too
         if (queue.length === 0) await waitForWorkers(WAIT_MS);
       } else {
-        // Still work after a whole slice: the tree is big enough to be worth the worker threads.
-        if (helpers.length === 0 && maxWorkers > 0) spawnHelpers();
+        // Still work after a while: the tree is big enough to be worth the worker threads.
+        if (helpers.length === 0 && maxWorkers > 0 && performance.now() - started >= SPAWN_AFTER_MS) spawnHelpers();
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
@@ -244,7 +249,12 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
     walker.closeListings();
     opts.signal?.removeEventListener('abort', onAbort);
     if (progressTimer) clearInterval(progressTimer);
-    await Promise.all(helpers.map((helper) => helper.worker.terminate()));
+    // Not awaited: a thread still booting would delay the result by its boot time. Unref'd, the
+    // threads cannot keep the process alive; exec or exit ends them anyway.
+    for (const helper of helpers) {
+      helper.worker.unref();
+      void helper.worker.terminate();
+    }
   }
 
   merge(walker.takeReport());
