@@ -12,6 +12,8 @@ Names available in EXPR:
   dirs(path)   the wrapper's dir.* lines about that path
   dir(path)    the last of them, or {}
   warnings     lines at level warn or worse; errors: error or worse (pino numbers or labels)
+  dupes        for each object that has a key twice (e.g. two "name"), the repeated keys
+  raw          the lines that are not JSON objects
 """
 import json
 import sys
@@ -26,7 +28,15 @@ def level(o):
 
 
 def load(paths):
-    objs, raw = [], []
+    """JSON objects and other lines of the files; objects with a key twice are also in `dupes`."""
+    objs, raw, dupes = [], [], []
+
+    def pairs(kv):
+        keys = [k for k, _ in kv]
+        if len(set(keys)) != len(keys):
+            dupes.append(sorted({k for k in keys if keys.count(k) > 1}))
+        return dict(kv)
+
     for p in paths:
         with open(p, encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -34,12 +44,12 @@ def load(paths):
                 if not line:
                     continue
                 try:
-                    o = json.loads(line)
+                    o = json.loads(line, object_pairs_hook=pairs)
                 except ValueError:
                     raw.append(line)
                     continue
                 (objs if isinstance(o, dict) else raw).append(o)
-    return objs, raw
+    return objs, raw, dupes
 
 
 def main(argv):
@@ -47,7 +57,7 @@ def main(argv):
         sys.exit(__doc__)
     sep = argv.index("--")
     paths, expr = argv[:sep], " ".join(argv[sep + 1:])
-    L, raw = load(paths)
+    L, raw, dupes = load(paths)
 
     def ev(name):
         if name.endswith("*"):
@@ -65,7 +75,7 @@ def main(argv):
         found = dirs(path)
         return found[-1] if found else {}
 
-    scope = {"L": L, "raw": raw, "ev": ev, "one": one, "svc": one("service.ready"), "dirs": dirs,
+    scope = {"L": L, "raw": raw, "dupes": dupes, "ev": ev, "one": one, "svc": one("service.ready"), "dirs": dirs,
              "dir": dir_, "level": level, "warnings": [o for o in L if level(o) >= 40],
              "errors": [o for o in L if level(o) >= 50]}
     show = expr.startswith("=")
@@ -81,6 +91,8 @@ def main(argv):
     if value and err is None:
         return 0
     print("not true: " + expr + ("  (" + err + ")" if err else ""))
+    if dupes:
+        print("keys repeated within one line: %s" % dupes[:5])
     for o in L[-25:]:
         print(json.dumps(o)[:400])
     for r in raw[-5:]:

@@ -53,6 +53,8 @@ case_a() {
   expect "dir line for bark_v0 says created" jl $LOGS -- \
     'any(d.get("created") is True for d in dirs("/app/.cache/suno/bark_v0"))'
   expect "no warning or error line" jl $LOGS -- 'not warnings'
+  # Log shippers (Loki, Elasticsearch, jq) need each line to be one well-formed object.
+  expect "every line of docker logs is a JSON object, no key twice" jl $LOGS -- 'not raw and not dupes'
   docker rm -f $c >/dev/null
 }
 
@@ -254,7 +256,13 @@ case_j() {
     'svc["all_written"] and 2000 in svc["groups"]'
   expect "no folder reported unwritable" jl $LOGS -- 'not ev("dir.unwritable")'
   expect "exit 0" is_eq "$CODE" 0
+  # mkdir in a setgid folder inherits its group and setgid bit; the wrapper must not chmod that away,
+  # or everything below its folders loses the fsGroup.
+  expect "folders the wrapper created keep the setgid bit (mode 2xxx)" \
+    is_eq "$(mode_of "$v/cache/suno") $(mode_of "$v/cache/suno/bark_v0")" "2755 2755"
   expect "files created in the setgid volume belong to group 2000" is_owner "$v/cache/suno/bark_v0/written-by-stub.txt" 1000:2000
+  expect "dir.created reports the group the folder really has (2000)" jl $LOGS -- \
+    '[d.get("group_id") for d in ev("dir.created") if d.get("path") == "/app/.cache/suno"] == [2000]'
 }
 
 # k. OpenShift: an arbitrary uid with no passwd entry, group 0, group-writable volumes.
