@@ -32,6 +32,11 @@ export interface EnvInputs {
   silenceWarnings: string[];
   /** Set when the user is switched: HOME (passwd home, or $ROOT without an entry) and the user name. */
   switchedUser?: { home: string; name?: string };
+  /**
+   * HOME for a non-root service that was not switched but has no usable HOME (unset, or `/` as Docker and
+   * OpenShift give a uid without passwd entry): every `~/.cache` write would fail there.
+   */
+  homeFallback?: string;
 }
 
 export interface EnvResult {
@@ -43,7 +48,7 @@ export interface EnvResult {
 
 const norm = (p: string) => (p.length > 1 ? posix.normalize(p).replace(/\/+$/, '') : p);
 
-export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, switchedUser }: EnvInputs): EnvResult {
+export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, switchedUser, homeFallback }: EnvInputs): EnvResult {
   const out: Env = { ...env };
   const changes: EnvChange[] = [];
   const set = (name: string, value: string, reason: string, action: EnvChange['action'] = 'set', from?: string) => {
@@ -86,6 +91,9 @@ export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, swi
   const filters = extendPythonWarnings(env.PYTHONWARNINGS, silenceWarnings);
   if (filters !== (env.PYTHONWARNINGS ?? '') && filters !== '') set('PYTHONWARNINGS', filters, `silence known noise: ${silenceWarnings.join(', ')}`);
 
+  if (!switchedUser && homeFallback && (!env.HOME || env.HOME === '/')) {
+    set('HOME', homeFallback, `HOME was ${env.HOME ? '"/"' : 'unset'}, where the service cannot write ~/.cache: using the root of the model directories`);
+  }
   if (switchedUser) {
     set('HOME', switchedUser.home, 'home of the service user');
     if (switchedUser.name) {

@@ -81,6 +81,7 @@ export function makePlan(input: PlanInputs): Plan {
     cacheHome: options.cacheHome.value,
     silenceWarnings: options.silenceWarnings.value,
     switchedUser: user.action === 'switch' && user.target ? { home: user.target.home ?? root, name: user.target.name } : undefined,
+    homeFallback: service.uid !== 0 ? root : undefined,
   });
 
   const repairPolicy = options.repair.source === 'default' && options.mode === 'fix-permissions' ? 'always' : options.repair.value;

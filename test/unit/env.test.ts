@@ -44,6 +44,13 @@ describe('computeServiceEnv', () => {
     expect(() => computeServiceEnv({ ...base, env: { TRANSFORMERS_CACHE: 'cache' } })).toThrow(/TRANSFORMERS_CACHE="cache" is not an absolute path/);
   });
 
+  it('gives a non-root service without usable HOME the root of the model directories, never /', () => {
+    expect(computeServiceEnv({ ...base, env: { HOME: '/' }, homeFallback: '/app' }).env.HOME).toBe('/app');
+    expect(computeServiceEnv({ ...base, env: {}, homeFallback: '/app' }).env.HOME).toBe('/app');
+    expect(computeServiceEnv({ ...base, env: { HOME: '/home/me' }, homeFallback: '/app' }).env.HOME).toBe('/home/me');
+    expect(computeServiceEnv({ ...base, env: { HOME: '/' } }).env.HOME).toBe('/');
+  });
+
   it('sets HOME, USER and LOGNAME for a switched user', () => {
     const r = computeServiceEnv({ ...base, env: { HOME: '/root' }, switchedUser: { home: '/home/app', name: 'app' } });
     expect(r.env).toMatchObject({ HOME: '/home/app', USER: 'app', LOGNAME: 'app' });
