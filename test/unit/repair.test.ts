@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertRepairable, isSystemPath } from '../../src/repair/index.js';
+import { assertRepairable, defaultConcurrency, isSystemPath } from '../../src/repair/index.js';
 import { physicalPath } from '../../src/repair/system-paths.js';
 import { CTL, createWalker, type FsModule, type WalkerConfig, type WorkUnit } from '../../src/repair/walker.js';
 
@@ -65,6 +65,16 @@ describe('assertRepairable and physicalPath (symlinks and `..` resolved)', () =>
   it('accepts ordinary directories, existing or not', () => {
     expect(() => assertRepairable(join(dir, 'models'))).not.toThrow();
     expect(() => assertRepairable(join(dir, 'models', 'later'))).not.toThrow();
+  });
+});
+
+describe('defaultConcurrency', () => {
+  it('uses the CPUs other processes leave free, at least 1 and at most 4', () => {
+    expect(defaultConcurrency(2, 0.1)).toBe(2);
+    expect(defaultConcurrency(2, 1.0)).toBe(1);
+    expect(defaultConcurrency(2, 3.4)).toBe(1);
+    expect(defaultConcurrency(16, 2)).toBe(4);
+    expect(defaultConcurrency(1, 0)).toBe(1);
   });
 });
 
