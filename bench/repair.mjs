@@ -3,7 +3,8 @@
 // 100k-entry tree, for three cases (all wrong, all right, top right), in one run, as root.
 //
 //   node bench/repair.mjs            (npm run bench:repair)
-//   BENCH_REPS=9 BENCH_ENTRIES=100000 BENCH_IMPL=runner|binary BENCH_BINARY=path BENCH_VARIANTS=1 node bench/repair.mjs
+//   BENCH_REPS=9 BENCH_ENTRIES=100000 BENCH_IMPL=runner|binary BENCH_BINARY=path BENCH_VARIANTS=0 node bench/repair.mjs
+// Besides "ours", the bundled runner is timed with 1 and 2 walking threads (BENCH_VARIANTS=0: not).
 //
 // "ours" is `dist/model-entrypoint fix-permissions --user U:G --repair MODE DIR` when that binary
 // exists and works, else bench/repair-runner.ts bundled with esbuild and run by the shipped Node 26.
@@ -172,10 +173,12 @@ const cases = [
     check: () => (wrongLeft() === counts.total ? 0 : 1),
   },
 ];
-if (process.env.BENCH_VARIANTS && ours.name.startsWith('repair-runner')) {
-  for (const concurrency of [1, 2, 4]) {
-    cases[0].tools[`ours, ${concurrency} thread(s)`] = ours.command('always', ['--concurrency', String(concurrency)]);
-    cases[1].tools[`ours, ${concurrency} thread(s)`] = ours.command('always', ['--concurrency', String(concurrency)]);
+if (process.env.BENCH_VARIANTS !== '0') {
+  const runner = ours.name.startsWith('repair-runner') ? ours.command : runnerCommand();
+  for (const concurrency of [1, 2]) {
+    const argv = runner('always', ['--concurrency', String(concurrency)]);
+    cases[0].tools[`runner, ${concurrency} thread${concurrency > 1 ? 's' : ''}`] = argv;
+    cases[1].tools[`runner, ${concurrency} thread${concurrency > 1 ? 's' : ''}`] = argv;
   }
 }
 
@@ -208,7 +211,9 @@ for (const c of cases) {
 
 // --- report ---------------------------------------------------------------------------------
 const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown CPU';
-const fsType = execFileSync('stat', ['-f', '-c', '%T', work]).toString().trim();
+// findmnt names ext4 as such (stat -f says "ext2/ext3" for all three).
+const findmnt = spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', work], { encoding: 'utf8' });
+const fsType = findmnt.status === 0 ? findmnt.stdout.trim() : execFileSync('stat', ['-f', '-c', '%T', work]).toString().trim();
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const header = `${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpu}), ${fsType} on ${tmpdir()}, ` +
   `${counts.total} entries${mounted ? ' + nested tmpfs' : ''}, ${REPS} runs each, ours = ${ours.name}, load average ${load} at the end`;
