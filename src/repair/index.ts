@@ -91,7 +91,11 @@ interface Helper extends WalkerThread {
   alive: boolean;
 }
 
-/** Walks `top` (an absolute, existing directory) and fixes ownership of every entry whose uid or gid differs. */
+/**
+ * Walks `top` (an absolute, existing directory) and fixes ownership of every entry whose uid or gid differs.
+ * Throws (rejects) only for a refused system path (EntrypointError 125); a missing or non-directory
+ * top is reported as one error in the result. A symlink as `top` is resolved and its target walked.
+ */
 export async function repairTree(top: string, opts: RepairOptions): Promise<RepairResult> {
   assertRepairable(top);
   const started = performance.now();
