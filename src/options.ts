@@ -63,6 +63,11 @@ interface OptionSpec {
   env?: string;
   separator?: string;
   choices?: readonly string[];
+  /**
+   * Other spellings accepted (case never matters). LOG_LEVEL and LOG_FORMAT are often set for the
+   * service too (Python's LOG_LEVEL=INFO, LOG_FORMAT=text), so its usual values must not stop the start.
+   */
+  aliases?: Record<string, string>;
   /** Not a setting of the config file (config, format). */
   notInConfig?: boolean;
   arg?: string;
@@ -83,8 +88,8 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'minFree', flag: 'min-free', kind: 'size', env: 'MODEL_ENTRYPOINT_MIN_FREE', arg: 'SIZE', help: 'warn (check: unhealthy) when a directory has less free space, e.g. 5G, 500M' },
   { key: 'config', flag: 'config', kind: 'path', env: 'MODEL_ENTRYPOINT_CONFIG', notInConfig: true, arg: 'FILE', help: 'JSON file with the same settings (keys are the long flag names)' },
   { key: 'format', flag: 'format', kind: 'choice', choices: ['text', 'json'], notInConfig: true, arg: 'FMT', help: 'output of --print-plan and check: text (default) or json' },
-  { key: 'logLevel', flag: 'log-level', kind: 'choice', choices: LOG_LEVELS, env: 'LOG_LEVEL', arg: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
-  { key: 'logFormat', flag: 'log-format', kind: 'choice', choices: ['json', 'pretty'], env: 'LOG_FORMAT', arg: 'FMT', help: 'json (default) or pretty (human lines)' },
+  { key: 'logLevel', flag: 'log-level', kind: 'choice', choices: LOG_LEVELS, aliases: { warning: 'warn', critical: 'fatal', err: 'error' }, env: 'LOG_LEVEL', arg: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info; any case, also warning, critical)` },
+  { key: 'logFormat', flag: 'log-format', kind: 'choice', choices: ['json', 'pretty'], aliases: { text: 'pretty', plain: 'pretty', console: 'pretty', human: 'pretty' }, env: 'LOG_FORMAT', arg: 'FMT', help: 'json (default) or pretty (human lines; also text, plain, console)' },
 ];
 
 const BOOLEAN_FLAGS = ['print-plan', 'help', 'version'] as const;
@@ -268,9 +273,11 @@ function validateString(raw: unknown, where: string): string {
   return raw;
 }
 
-function validateChoice(value: string, spec: OptionSpec, where: string): string {
+function validateChoice(raw: string, spec: OptionSpec, where: string): string {
+  const lower = raw.trim().toLowerCase();
+  const value = spec.aliases?.[lower] ?? lower;
   if (!spec.choices!.includes(value)) {
-    throw usageError(`${where}: unknown value "${value}"`, `use one of: ${spec.choices!.join(', ')}`, { input: where, value });
+    throw usageError(`${where}: unknown value ${JSON.stringify(raw)}`, `use one of: ${spec.choices!.join(', ')}`, { input: where, value: raw });
   }
   return value;
 }
@@ -279,8 +286,14 @@ function validateChoice(value: string, spec: OptionSpec, where: string): string 
 export function validatePath(raw: unknown, where: string, allowRelative = false): string {
   const value = validateString(raw, where);
   if (value === '') throw usageError(`${where} is empty`, 'give an absolute directory path such as /app/models', { input: where });
+  const control = /[\x00-\x1f\x7f]/.exec(value);
+  if (control) {
+    const shown = JSON.stringify(control[0]);
+    throw usageError(`${where} contains the control character ${shown}: ${JSON.stringify(value)}`, control[0] === '\r' ? 'the value ends in a carriage return: save the .env/compose file with Unix (LF) line endings' : 'remove the control character from the path', { input: where, path: value });
+  }
   if (!allowRelative && !value.startsWith('/')) {
-    throw usageError(`${where} must be an absolute path, got "${value}"`, `write it from the root, e.g. /app/${value.replace(/^\.\//, '')}`, { input: where, path: value });
+    const hint = value.startsWith('~') ? 'write the absolute path: the entrypoint does not expand ~ (e.g. /app/models)' : 'write the absolute path inside the container, e.g. /app/models';
+    throw usageError(`${where} must be an absolute path, got ${JSON.stringify(value)}`, hint, { input: where, path: value });
   }
   if (value.length > MAX_PATH) throw usageError(`${where} is ${value.length} characters long, more than the limit of ${MAX_PATH}`, 'use a shorter path', { input: where });
   const long = value.split('/').find((c) => Buffer.byteLength(c) > MAX_NAME);
@@ -293,7 +306,7 @@ const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2,
 
 /** `5G`, `500M`, `1.5T`, `1024` (bytes); units are binary (K = 1024). */
 export function parseSize(text: string, where: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:iB|i|B)?$/i.exec(text.trim());
   const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()] : NaN;
   if (!m || !Number.isFinite(bytes) || bytes > Number.MAX_SAFE_INTEGER) {
     throw usageError(`${where}: "${text}" is not a size`, 'write a number with an optional unit K, M, G or T, e.g. 5G or 500M', { input: where, value: text });

@@ -153,3 +153,23 @@ describe('property: any argv and environment parses or fails with a 125 naming t
     );
   });
 });
+
+describe('shared variables and odd values', () => {
+  it.each([['INFO', 'info'], ['Warning', 'warn'], ['CRITICAL', 'fatal'], ['debug', 'debug']])('LOG_LEVEL=%s is %s', (raw, level) => {
+    expect(parse(['x'], { LOG_LEVEL: raw }).logLevel.value).toBe(level);
+  });
+  it.each([['text', 'pretty'], ['JSON', 'json'], ['console', 'pretty']])('LOG_FORMAT=%s is %s', (raw, format) => {
+    expect(parse(['x'], { LOG_FORMAT: raw }).logFormat.value).toBe(format);
+  });
+  it('rejects a path with a carriage return (a CRLF .env file) and says why', () => {
+    const err = failure(['x'], { HF_HOME: '/app/models\r' });
+    expect(err.message).toMatch(/HF_HOME contains the control character "\\r"/);
+    expect(err.hint).toMatch(/line endings/);
+  });
+  it('explains that ~ is not expanded', () => {
+    expect(failure(['x'], { HF_HOME: '~/.cache/huggingface' }).hint).toMatch(/does not expand ~/);
+  });
+  it('accepts Kubernetes-style sizes', () => {
+    expect(parseSize('5Gi', 'x')).toBe(5 * 1024 ** 3);
+  });
+});
