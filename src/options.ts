@@ -109,14 +109,20 @@ const HELP_HINT = 'run `model-entrypoint --help` for the options';
 
 /**
  * Splits argv into the wrapper's options and the rest (COMMAND [ARG...] or DIR...): options end at `--`
- * or at the first argument that is not an option, so the service's own flags are never ours.
+ * or at the first argument that is not an option, so the service's own flags are never ours
+ * (`interleaved`: options may also come after the other arguments).
  */
-function splitArgv(argv: string[]): { optionArgs: string[]; rest: string[]; dashdash: boolean } {
+function splitArgv(argv: string[], interleaved: boolean): { optionArgs: string[]; rest: string[]; dashdash: boolean } {
   const optionArgs: string[] = [];
+  const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--') return { optionArgs, rest: argv.slice(i + 1), dashdash: true };
-    if (!arg.startsWith('-') || arg === '-') return { optionArgs, rest: argv.slice(i), dashdash: false };
+    if (arg === '--') return { optionArgs, rest: [...rest, ...argv.slice(i + 1)], dashdash: true };
+    if (!arg.startsWith('-') || arg === '-') {
+      if (!interleaved) return { optionArgs, rest: argv.slice(i), dashdash: false };
+      rest.push(arg);
+      continue;
+    }
     const name = arg.replace(/^--?/, '');
     if (!name.includes('=') && takesValue(name)) {
       if (i + 1 >= argv.length) throw usageError(`option --${name} needs a value`, `give it as --${name} VALUE; ${HELP_HINT}`, { option: `--${name}` });
@@ -126,7 +132,7 @@ function splitArgv(argv: string[]): { optionArgs: string[]; rest: string[]; dash
       optionArgs.push(arg);
     }
   }
-  return { optionArgs, rest: [], dashdash: false };
+  return { optionArgs, rest, dashdash: false };
 }
 
 /** Everything parseCommandLine needs from the outside world, injectable for tests. */
@@ -143,7 +149,8 @@ export function parseCommandLine({ argv, env, readFile }: OptionInputs): Options
     mode = SUBCOMMANDS[args[0]];
     args = args.slice(1);
   }
-  const { optionArgs, rest, dashdash } = splitArgv(args);
+  // fix-permissions runs no command, so its options may follow the directories (`fix-permissions DIR --user U`).
+  const { optionArgs, rest, dashdash } = splitArgv(args, mode === 'fix-permissions');
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     values = parseArgs({ args: optionArgs, options: parseArgsOptions, strict: true, allowPositionals: false }).values;

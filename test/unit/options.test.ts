@@ -173,3 +173,14 @@ describe('shared variables and odd values', () => {
     expect(parseSize('5Gi', 'x')).toBe(5 * 1024 ** 3);
   });
 });
+
+describe('fix-permissions arguments', () => {
+  it('takes options after the directories', () => {
+    const o = parse(['fix-permissions', './models', '--user', '2000:2000', '/data']);
+    expect(o.user.value).toBe('2000:2000');
+    expect(o.positionals).toEqual(['models', '/data']);
+  });
+  it('still refuses an unknown option after a directory', () => {
+    expect(failure(['fix-permissions', './models', '--usr', '1']).message).toMatch(/unknown option --usr/);
+  });
+});
