@@ -121,10 +121,47 @@ export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
-/** The secret values present in an environment (short values are skipped: they would redact common words). */
+/**
+ * Values that are settings, not secrets, even under a secret-looking name (REDIS_PASSWORD_ENABLED=true):
+ * scrubbing them would mangle every log line ("level":"[REDACTED]") and break JSON output.
+ */
+const NOT_SECRET_VALUE = /^(true|false|null|none|yes|no|on|off|enabled|disabled|trace|debug|info|warn|warning|error|fatal|silent|json|text|pretty|[\d.:-]+)$/i;
+const MIN_SECRET_LENGTH = 6;
+
+/** The secret values present in an environment, longest first (short and setting-like values are skipped). */
 export function secretValues(env: Env): string[] {
   return Object.entries(env)
-    .filter(([name, value]) => isSecretName(name) && value !== undefined && value.length >= 4)
+    .filter(([name, value]) => isSecretName(name) && value !== undefined && value.length >= MIN_SECRET_LENGTH && !NOT_SECRET_VALUE.test(value))
     .map(([, value]) => value as string)
     .sort((a, b) => b.length - a.length);
+}
+
+const SECRET_FLAG = /^--?[\w.-]*(token|key|secret|password|passwd|credential|auth)s?$/i;
+const MAX_SHOWN_ARGS = 64;
+const MAX_SHOWN_ARG_LENGTH = 256;
+
+/** Hides what looks like a secret inside one argument: URL passwords, Hugging Face tokens. */
+function redactInline(arg: string): string {
+  return arg
+    .replace(/(:\/\/[^/\s:@]*:)[^@\s/]+@/g, '$1[REDACTED]@')
+    .replace(/\bhf_[A-Za-z0-9]{16,}\b/g, '[REDACTED]');
+}
+
+/**
+ * The service's argv as it may be logged or printed: values of secret-looking flags (`--token X`,
+ * `--api-key=X`), `NAME=value` with a secret name, URL passwords and Hugging Face tokens are replaced,
+ * and very long arguments or argument lists are shortened (a log line is not a data channel).
+ */
+export function displayArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length && out.length < MAX_SHOWN_ARGS; i++) {
+    let arg = argv[i];
+    const eq = arg.indexOf('=');
+    if (i > 0 && SECRET_FLAG.test(argv[i - 1]) && !argv[i - 1].includes('=')) arg = '[REDACTED]';
+    else if (eq > 0 && (SECRET_FLAG.test(arg.slice(0, eq)) || isSecretName(arg.slice(0, eq)))) arg = `${arg.slice(0, eq)}=[REDACTED]`;
+    else arg = redactInline(arg);
+    out.push(arg.length > MAX_SHOWN_ARG_LENGTH ? `${arg.slice(0, MAX_SHOWN_ARG_LENGTH)}...(${arg.length} characters)` : arg);
+  }
+  if (argv.length > MAX_SHOWN_ARGS) out.push(`...(${argv.length - MAX_SHOWN_ARGS} more arguments)`);
+  return out;
 }

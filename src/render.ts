@@ -1,5 +1,6 @@
 // Renders a Plan for --print-plan: a JSON document (schema in docs/plan-schema.md) or readable text.
 import type { DirPlan, Plan } from './planner.js';
+import { displayArgv } from './env.js';
 
 export const PLAN_SCHEMA_VERSION = 1;
 
@@ -43,7 +44,7 @@ export function planToJson(plan: Plan) {
     directories: plan.dirs.map(dirJson),
     environment: plan.env,
     command: plan.command
-      ? { argv: plan.command.argv, resolved: plan.command.path ?? null, searched: plan.command.searched, error: plan.command.error ?? null }
+      ? { argv: displayArgv(plan.command.argv), resolved: plan.command.path ?? null, searched: plan.command.searched, error: plan.command.error ?? null }
       : null,
   };
 }
@@ -90,7 +91,7 @@ export function planToText(plan: Plan): string {
   out.push('');
   if (plan.command) {
     const c = plan.command;
-    out.push(`Command:      ${JSON.stringify(c.argv)}`);
+    out.push(`Command:      ${JSON.stringify(displayArgv(c.argv))}`);
     out.push(c.path ? `Resolved:     ${c.path}` : `Resolved:     FAILS with exit ${c.error!.exitCode}: ${c.error!.message}`);
   }
   return out.join('\n') + '\n';

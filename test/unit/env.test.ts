@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeServiceEnv, extendPythonWarnings, isSecretName, secretValues } from '../../src/env.js';
+import { computeServiceEnv, displayArgv, extendPythonWarnings, isSecretName, secretValues } from '../../src/env.js';
 import { scrubSecrets } from '../../src/log.js';
 
 const base = { hfHome: '/app/models', cacheHome: '/app/.cache', silenceWarnings: [] as string[] };
@@ -79,5 +79,22 @@ describe('secrets', () => {
   it('scrubs raw and JSON-escaped values', () => {
     const secrets = secretValues({ HF_TOKEN: 'hf_abc"def', PATH: '/bin' });
     expect(scrubSecrets('{"v":"hf_abc\\"def"} and hf_abc"def', secrets)).toBe('{"v":"[REDACTED]"} and [REDACTED]');
+  });
+});
+
+describe('what may be shown of secrets', () => {
+  it('does not treat setting-like values under secret names as secrets', () => {
+    expect(secretValues({ REDIS_PASSWORD_ENABLED: 'true', SOME_KEY: 'info', PIN_KEY: '1234', HF_TOKEN: 'hf_realtoken123' })).toEqual(['hf_realtoken123']);
+  });
+  it('hides secret flags, NAME=value, URL passwords and HF tokens in argv', () => {
+    expect(displayArgv(['serve', '--token', 'abc123', '--api-key=xyz789', 'HF_TOKEN=t0k3n', 'https://u:pw@host/x', 'hf_abcdefghijklmnopqrstu', '--port', '80'])).toEqual([
+      'serve', '--token', '[REDACTED]', '--api-key=[REDACTED]', 'HF_TOKEN=[REDACTED]', 'https://u:[REDACTED]@host/x', '[REDACTED]', '--port', '80',
+    ]);
+  });
+  it('shortens huge arguments and argument lists', () => {
+    const shown = displayArgv(['x'.repeat(100_000), ...Array.from({ length: 100 }, (_, i) => String(i))]);
+    expect(shown).toHaveLength(65);
+    expect(shown[0]).toMatch(/\.\.\.\(100000 characters\)$/);
+    expect(shown.at(-1)).toBe('...(37 more arguments)');
   });
 });
