@@ -29,6 +29,8 @@ export interface DirFacts {
   dir?: ExistingDir;
   /** `path` is a symlink (to a directory when state is directory). */
   symlink?: boolean;
+  /** For directory: the physical path (differs from `path` when any component is a symlink). */
+  resolved?: string;
   /** For missing: components to create, parents first. */
   missing?: string[];
   /** For missing: the deepest existing ancestor (it decides who can create the rest). */
@@ -45,6 +47,15 @@ export interface ObserveFs {
   lstatSync(path: string): { isSymbolicLink(): boolean; isDirectory(): boolean; uid: number; gid: number; mode: number; dev: number };
   statSync(path: string): { isDirectory(): boolean; uid: number; gid: number; mode: number; dev: number };
   statfsSync?(path: string): { bavail: number | bigint; bsize: number | bigint };
+  realpathSync?: { native?(path: string): string } & ((path: string) => string);
+}
+
+function physical(fs: ObserveFs, path: string): string | undefined {
+  try {
+    return fs.realpathSync?.native ? fs.realpathSync.native(path) : fs.realpathSync?.(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function toDir(path: string, st: { uid: number; gid: number; mode: number; dev: number }): ExistingDir {
@@ -75,7 +86,7 @@ export function observeDir(fs: ObserveFs, path: string): DirFacts {
     try {
       const target = fs.statSync(path);
       if (!target.isDirectory()) return { path, state: 'not-directory', symlink: true, blocker: path };
-      return { path, state: 'directory', symlink: true, dir: toDir(path, target), free_bytes: freeBytes(fs, path) };
+      return { path, state: 'directory', symlink: true, resolved: physical(fs, path), dir: toDir(path, target), free_bytes: freeBytes(fs, path) };
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT') return { path, state: 'dangling-symlink', symlink: true, error_code: code };
@@ -84,7 +95,7 @@ export function observeDir(fs: ObserveFs, path: string): DirFacts {
     }
   }
   if (!link.isDirectory()) return { path, state: 'not-directory', blocker: path };
-  return { path, state: 'directory', dir: toDir(path, link), free_bytes: freeBytes(fs, path) };
+  return { path, state: 'directory', resolved: physical(fs, path), dir: toDir(path, link), free_bytes: freeBytes(fs, path) };
 }
 
 /** Walks up from a missing path to the deepest existing ancestor. */

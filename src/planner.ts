@@ -225,7 +225,12 @@ function planDir(
     case 'directory': {
       const dir = facts.dir!;
       const plan: DirPlan = { ...base, action: 'use', predictedWritable: hasPermission(service, dir, 3) };
-      if (targetOwner && mode !== 'check') {
+      // A symlink on the way could have been planted by the service user in a tree it owns: the
+      // walk would then re-own whatever it points to. Repair only physical paths.
+      const throughSymlink = facts.symlink || (facts.resolved !== undefined && facts.resolved !== path);
+      if (targetOwner && mode !== 'check' && throughSymlink) {
+        plan.repairReason = `not repaired: the path goes through a symbolic link (to ${facts.resolved ?? 'elsewhere'}); point the setting at the real directory to have it repaired`;
+      } else if (targetOwner && mode !== 'check') {
         const mismatch = dir.uid !== targetOwner.uid || dir.gid !== targetOwner.gid;
         if (policy === 'always') Object.assign(plan, { repair: 'walk', repairReason: 'repair policy is always' });
         else if (policy === 'on-root-mismatch' && mismatch) Object.assign(plan, { repair: 'walk', repairReason: `top directory is ${dir.uid}:${dir.gid}, not ${targetOwner.uid}:${targetOwner.gid}` });

@@ -1,6 +1,6 @@
 // The main job, for real: the built executable, run as root or as uid 1000, on real directories.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBuilt, byEvent, runBinary, SERVICE, snapshotTree, tempRoot, type RunResult } from '../helpers/binary.js';
 
@@ -69,6 +69,23 @@ describe('fresh root-owned volume, started as root with PUID/PGID=1000', () => {
     const root = newRoot();
     const r = runBinary(['--root', root, '--', SERVICE], { env: { SERVICE_EXIT_CODE: '42' } });
     expect(r.status).toBe(42);
+  });
+});
+
+describe('ownership repair as root', () => {
+  it('does not follow a symlink planted at a prepared path: its target keeps its owner', () => {
+    const root = newRoot();
+    const code = join(root, 'appcode');
+    mkdirSync(code);
+    writeFileSync(join(code, 'server.py'), 'print(1)');
+    mkdirSync(join(root, 'models'));
+    chownSync(join(root, 'models'), 1000, 1000);
+    symlinkSync(code, join(root, 'models/hub'));
+    const r = runBinary(['--root', root, '--repair', 'always', '--', SERVICE], { env: { PUID: '1000', PGID: '1000' } });
+    expect(r.status).toBe(0);
+    expect(statSync(join(code, 'server.py')).uid).toBe(0);
+    expect(statSync(code).uid).toBe(0);
+    expect(byEvent(r.logs, 'repair.start').map((l) => l.path)).not.toContain(join(root, 'models/hub'));
   });
 });
 

@@ -80,6 +80,20 @@ describe('makePlan', () => {
     expect(never.dirs.every((d) => d.repair === 'none')).toBe(true);
   });
 
+  it('never walks a directory reached through a symlink (a planted link must not re-own its target)', () => {
+    const vol = volume((v) => {
+      v.mkdirSync('/app/code');
+      v.mkdirSync('/app/models');
+      v.chownSync('/app/models', 1000, 1000);
+      v.symlinkSync('/app/code', '/app/models/hub');
+    });
+    const p = plan(['--repair', 'always', 'python'], { PUID: '1000', PGID: '1000' }, undefined, vol);
+    const hub = p.dirs.find((d) => d.path === '/app/models/hub')!;
+    expect(hub.repair).toBe('none');
+    expect(hub.repairReason).toMatch(/symbolic link \(to \/app\/code\)/);
+    expect(p.dirs.find((d) => d.path === '/app/models')!.repair).toBe('walk');
+  });
+
   it('marks a file in place of a directory as fatal', () => {
     const vol = volume((v) => v.writeFileSync('/app/models', 'oops'));
     const d = plan(['python'], {}, undefined, vol).dirs.find((x) => x.path === '/app/models')!;
