@@ -7,13 +7,20 @@ import { usageError } from '../errors.js';
 /** Top-level directories that belong to the operating system. `lib*` is matched as a prefix. */
 const SYSTEM_TOP_DIRS = new Set(['bin', 'boot', 'dev', 'etc', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var']);
 
+/**
+ * Shared top-level directories: their subdirectories are fine (/tmp/cache, /home/app/.cache, /opt/models),
+ * but the directory itself holds other users' files (XDG_CACHE_HOME=/tmp would re-own all of /tmp).
+ */
+const SHARED_TOP_DIRS = new Set(['tmp', 'home', 'opt', 'srv', 'mnt', 'media']);
+
 /** Pure: is this realpath'd absolute path a refused system location? */
 export function isSystemPath(resolved: string): boolean {
   // A path that is not absolute cannot be judged here: refuse rather than guess.
   if (!resolved.startsWith('/')) return true;
-  const normalized = posix.normalize(resolved);
-  const first = normalized.split('/').find((part) => part !== '');
+  const parts = posix.normalize(resolved).split('/').filter((part) => part !== '');
+  const first = parts[0];
   if (first === undefined) return true; // `/` itself
+  if (parts.length === 1 && SHARED_TOP_DIRS.has(first)) return true;
   return SYSTEM_TOP_DIRS.has(first) || first.startsWith('lib');
 }
 

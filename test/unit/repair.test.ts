@@ -14,6 +14,7 @@ describe('isSystemPath', () => {
     '/', '/bin', '/boot/efi', '/dev', '/etc', '/etc/', '/lib', '/lib64', '/lib32/x', '/libx32', '/proc/1',
     '/root', '/root/.cache/huggingface', '/run/secrets', '/sbin', '/sys', '/usr', '/usr/local/share/models',
     '/var', '/var/lib/models', '//etc', '/./usr', '/tmp/../etc', 'relative/path', '',
+    '/tmp', '/tmp/', '/home', '/opt', '/srv', '/mnt', '/media',
   ])('refuses %j', (path) => {
     expect(isSystemPath(path)).toBe(true);
   });
