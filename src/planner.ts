@@ -228,8 +228,12 @@ function planDir(
       // A symlink on the way could have been planted by the service user in a tree it owns: the
       // walk would then re-own whatever it points to. Repair only physical paths.
       const throughSymlink = facts.symlink || (facts.resolved !== undefined && facts.resolved !== path);
+      // /tmp-like (sticky, world-writable): everyone may write, each file belongs to its creator.
+      const sharedSticky = (dir.mode & 0o1002) === 0o1002;
       if (targetOwner && mode !== 'check' && throughSymlink) {
         plan.repairReason = `not repaired: the path goes through a symbolic link (to ${facts.resolved ?? 'elsewhere'}); point the setting at the real directory to have it repaired`;
+      } else if (targetOwner && mode !== 'check' && sharedSticky) {
+        plan.repairReason = 'not repaired: a shared sticky directory (like /tmp) is writable by everyone and its files belong to other users';
       } else if (targetOwner && mode !== 'check') {
         const mismatch = dir.uid !== targetOwner.uid || dir.gid !== targetOwner.gid;
         if (policy === 'always') Object.assign(plan, { repair: 'walk', repairReason: 'repair policy is always' });

@@ -94,6 +94,17 @@ describe('makePlan', () => {
     expect(p.dirs.find((d) => d.path === '/app/models')!.repair).toBe('walk');
   });
 
+  it('leaves a shared sticky directory such as /tmp alone (XDG_CACHE_HOME=/tmp)', () => {
+    const vol = volume((v) => {
+      v.mkdirSync('/tmp');
+      v.chmodSync('/tmp', 0o1777);
+    });
+    const p = plan(['python'], { PUID: '1000', PGID: '1000', XDG_CACHE_HOME: '/tmp' }, undefined, vol);
+    const tmp = p.dirs.find((d) => d.path === '/tmp')!;
+    expect(tmp.repair).toBe('none');
+    expect(tmp.predictedWritable).toBe(true);
+  });
+
   it('marks a file in place of a directory as fatal', () => {
     const vol = volume((v) => v.writeFileSync('/app/models', 'oops'));
     const d = plan(['python'], {}, undefined, vol).dirs.find((x) => x.path === '/app/models')!;
