@@ -120,11 +120,13 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
   // The walk runs on the physical path, in latin1 form (one char per byte: see walker.ts).
   let root: string;
   let dev: number;
+  let topSize: number;
   try {
     root = fs.realpathSync.native(top, { encoding: 'buffer' }).toString('latin1');
     const st = fs.lstatSync(Buffer.from(root, 'latin1'));
     if (!st.isDirectory()) throw Object.assign(new Error(`${top} is not a directory`), { code: 'ENOTDIR' });
     dev = st.dev;
+    topSize = st.size;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     merge({ errorCodes: { [code]: 1 }, errorSamples: [{ path: top, code }], skippedMounts: [] });
@@ -229,8 +231,9 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
   const someoneBusy = (): boolean => helpers.some((helper) => helper.alive && helper.assigned.length > 0);
 
   try {
-    const topUnit = walker.visitPath(root);
-    if (topUnit) queue.push(topUnit);
+    // The top directory is fixed LAST: a walk stopped half-way (docker stop) leaves the top wrong, so
+    // the next start's on-root-mismatch check walks the tree again instead of trusting a half-done one.
+    queue.push({ dir: root, ascii: !/[^\x00-\x7f]/.test(root), big: topSize > BIG_DIR_BYTES });
     for (;;) {
       const sliceEnd = performance.now() + SLICE_MS;
       while (!aborted()) {
@@ -259,6 +262,8 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
       result.interrupted = true;
       const deadline = performance.now() + ABORT_GRACE_MS;
       for (drain(); someoneBusy() && performance.now() < deadline; drain()) await waitForWorkers(5);
+    } else {
+      walker.visitPath(root);
     }
   } finally {
     walker.closeListings();

@@ -274,6 +274,8 @@ describe.skipIf(!isRoot)('repairTree on real trees (as root)', () => {
     expect(result.scanned).toBeGreaterThan(0);
     expect(result.scanned).toBeLessThan(made);
     expect(wrongOwned(top).length).toBeGreaterThan(0);
+    // The top keeps its wrong owner until the end, so on-root-mismatch walks again at the next start.
+    expect(wrongOwned(top)).toContain(top);
     // Progress: called during the walk, never more often than asked, with growing counts.
     expect(progress.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < progress.length; i++) {
