@@ -101,9 +101,20 @@ export function readProbe(dir: string): string | undefined {
   }
 }
 
-/** Creates the missing components (parents first), mode 0755, owned by the target user when asked. */
-function createMissing(d: DirPlan): { created: string[]; error?: string; at?: string } {
-  const created: string[] = [];
+interface CreatedDir {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/**
+ * Creates the missing components (parents first), mode 0755, owned by the target user when asked.
+ * Inside a setgid directory (a Kubernetes fsGroup volume, a shared group folder) the kernel gives the
+ * new directory the parent's group and setgid bit: both are kept, so the group sharing goes on.
+ */
+function createMissing(d: DirPlan): { created: CreatedDir[]; error?: string; at?: string } {
+  const created: CreatedDir[] = [];
   for (const p of d.facts.missing ?? []) {
     try {
       fs.mkdirSync(p, 0o755);
@@ -113,10 +124,12 @@ function createMissing(d: DirPlan): { created: string[]; error?: string; at?: st
       if (code === 'EEXIST' && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
       return { created, error: code ?? 'EIO', at: p };
     }
-    created.push(p);
     try {
-      fs.chmodSync(p, 0o755); // the umask must not make it narrower
-      if (d.chownCreatedTo) fs.lchownSync(p, d.chownCreatedTo.uid, d.chownCreatedTo.gid);
+      const setgid = fs.lstatSync(p).mode & 0o2000;
+      fs.chmodSync(p, 0o755 | setgid); // the umask must not make it narrower
+      if (d.chownCreatedTo) fs.lchownSync(p, d.chownCreatedTo.uid, setgid ? -1 : d.chownCreatedTo.gid);
+      const st = fs.lstatSync(p);
+      created.push({ path: p, uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 });
     } catch (err) {
       return { created, error: errnoCode(err) ?? 'EIO', at: p };
     }
@@ -153,10 +166,10 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
   if (d.action === 'create' && !ctx.dryRun) {
     const t = performance.now();
     const { created, error, at } = createMissing(d);
-    for (const p of created) {
-      logger.info({ event: 'dir.created', phase: 'prepare', path: p, for: d.path, user_id: d.chownCreatedTo?.uid ?? plan.runningAs.uid, group_id: d.chownCreatedTo?.gid ?? plan.runningAs.gid, permissions: '755', duration_ms: since(t) }, `created ${p}`);
+    for (const c of created) {
+      logger.info({ event: 'dir.created', phase: 'prepare', path: c.path, for: d.path, user_id: c.uid, group_id: c.gid, permissions: c.mode.toString(8), duration_ms: since(t) }, `created ${c.path}`);
     }
-    report.created = created.includes(d.path);
+    report.created = created.some((c) => c.path === d.path);
     if (error) {
       failWith(error, `cannot create ${at}: ${errnoMeaning(error)}`, error === 'EROFS' ? 'mount the volume read-write (remove :ro), or point this setting at a writable volume' : remediation(posix.dirname(at!), plan.service, plan.runningAs, plan.mode));
     }

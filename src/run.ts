@@ -76,7 +76,8 @@ function execService(plan: Plan, ctx: RunContext): number {
   const command = plan.command!;
   for (const e of plan.env) {
     const level = e.action === 'conflict' ? 'warn' : 'info';
-    logger[level]({ event: `env.${e.action}`, phase: 'env', name: e.name, value: e.value, from: e.from }, `${e.action} ${e.name}: ${e.reason}`);
+    // `variable`, not `name`: every line already has pino's `name` (model-entrypoint).
+    logger[level]({ event: `env.${e.action}`, phase: 'env', variable: e.name, value: e.value, from: e.from }, `${e.action} ${e.name}: ${e.reason}`);
   }
   if (command.error) {
     throw new EntrypointError(command.error.exitCode, command.error.message, command.error.hint, 'command.failed', { command: command.name, error_code: command.error.code, searched: command.searched });

@@ -143,8 +143,8 @@ describe('environment', () => {
     expect(r.service['env.HF_HUB_CACHE']).toEqual([legacy]);
     expect(r.service['env.TRANSFORMERS_CACHE']).toEqual(['<unset>']);
     expect(r.service['env.PYTORCH_PRETRAINED_BERT_CACHE']).toEqual(['<unset>']);
-    expect(byEvent(r.logs, 'env.migrated')[0]).toMatchObject({ name: 'HF_HUB_CACHE', value: legacy, from: 'TRANSFORMERS_CACHE' });
-    expect(byEvent(r.logs, 'env.unset').map((l) => l.name).sort()).toEqual(['PYTORCH_PRETRAINED_BERT_CACHE', 'TRANSFORMERS_CACHE']);
+    expect(byEvent(r.logs, 'env.migrated')[0]).toMatchObject({ variable: 'HF_HUB_CACHE', value: legacy, from: 'TRANSFORMERS_CACHE' });
+    expect(byEvent(r.logs, 'env.unset').map((l) => l.variable).sort()).toEqual(['PYTORCH_PRETRAINED_BERT_CACHE', 'TRANSFORMERS_CACHE']);
     expect(byEvent(r.logs, 'dir.ready').map((l) => l.path)).toContain(legacy);
   });
 

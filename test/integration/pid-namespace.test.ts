@@ -95,7 +95,7 @@ describe.skipIf(unavailable)('the wrapper as PID 1 of a PID namespace', () => {
   });
 
   it('under tini as PID 1 (docker run --init) the wrapper is not PID 1 and otherwise behaves the same', () => {
-    const events = (r: RunResult) => r.logs.map((l) => `${l.level} ${l.event} ${l.path ?? l.name ?? ''}`.replace(/me-pidns-\w+/, 'ROOT'));
+    const events = (r: RunResult) => r.logs.map((l) => `${l.level} ${l.event} ${l.path ?? l.variable ?? ''}`.replace(/me-pidns-\w+/, 'ROOT'));
     const direct = run(['--root', newRoot(), '--', SERVICE], { PUID: '1000', PGID: '1000', SERVICE_EXIT_CODE: '42' });
     const underInit = run(['--root', newRoot(), '--', SERVICE], { PUID: '1000', PGID: '1000', SERVICE_EXIT_CODE: '42' }, [...PIDNS_PREFIX, 'tini', '--']);
     expectCleanRun(underInit);
