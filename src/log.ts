@@ -34,7 +34,8 @@ export function createLogger({ level, format, secrets, write }: LoggerOptions): 
       : pino.destination({ fd: 2, sync: true });
   return pino(
     {
-      level,
+      // The one error line of a failing exit is always written, even with LOG_LEVEL=fatal or silent.
+      level: level === 'fatal' || level === 'silent' ? 'error' : level,
       base: { name: 'model-entrypoint', pid: process.pid },
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -56,7 +56,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.on(name as NodeJS.Signals, () => {
       abort.abort();
       removeActiveProbes();
-      logger.error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started; nothing half-done was left behind`);
+      logger.error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started: no probe file is left behind, and an interrupted ownership repair resumes at the next start`);
       process.exit(128 + n);
     });
   }

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { EntrypointError, EXIT, errnoCode } from './errors.js';
 import { prepareDirectories, type DirReport } from './executor.js';
 import { execFailure } from './command.js';
+import { displayArgv } from './env.js';
 import { since, type Logger } from './log.js';
 import type { Plan } from './planner.js';
 import { dropPrivileges } from './privileges.js';
@@ -79,9 +80,6 @@ function execService(plan: Plan, ctx: RunContext): number {
     // `variable`, not `name`: every line already has pino's `name` (model-entrypoint).
     logger[level]({ event: `env.${e.action}`, phase: 'env', variable: e.name, value: e.value, from: e.from }, `${e.action} ${e.name}: ${e.reason}`);
   }
-  if (command.error) {
-    throw new EntrypointError(command.error.exitCode, command.error.message, command.error.hint, 'command.failed', { command: command.name, error_code: command.error.code, searched: command.searched });
-  }
   if (process.pid === 1 && !KNOWN_INITS.has(posix.basename(command.path!))) {
     logger.info({ event: 'entrypoint.pid1', phase: 'exec' }, 'the service will run as PID 1 and must reap zombies and handle signals itself; to add an init use `init: true` in compose, `docker run --init`, or `tini` in the image (ENTRYPOINT ["tini", "--", "model-entrypoint"])');
   }
@@ -91,7 +89,7 @@ function execService(plan: Plan, ctx: RunContext): number {
     logger.info({ event: 'user.switched', phase: 'user', spec: plan.user.spec, uid: plan.user.target.uid, gid: plan.user.target.gid, groups: plan.user.target.groups, user: plan.user.target.name, home: plan.service.home, duration_ms: since(t) }, `switched to uid ${plan.user.target.uid} gid ${plan.user.target.gid}`);
   }
   const env = Object.fromEntries(Object.entries(plan.serviceEnv).filter((e): e is [string, string] => e[1] !== undefined));
-  logger.info({ event: 'entrypoint.exec', phase: 'exec', command: command.path, argv: command.argv, duration_ms: since(ctx.started) }, `starting ${command.path}`);
+  logger.info({ event: 'entrypoint.exec', phase: 'exec', command: command.path, argv: displayArgv(command.argv), duration_ms: since(ctx.started) }, `starting ${command.path}`);
   // Node ignores SIGPIPE and SIGXFSZ, and ignored signals stay ignored across exec. Catching them
   // instead makes exec reset them to the default, so the service starts as it would under gosu or tini.
   for (const sig of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(sig, () => {});

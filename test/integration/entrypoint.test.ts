@@ -226,3 +226,21 @@ describe('command failures', () => {
     }
   });
 });
+
+describe('log levels never hide the failure', () => {
+  it('LOG_LEVEL=silent still writes the one error line of a failing exit', () => {
+    const root = newRoot();
+    const r = runBinary(['--root', root, '--', 'no-such-model-server'], { env: { LOG_LEVEL: 'silent' } });
+    expect(r.status).toBe(127);
+    expect(r.logs.map((l) => l.level)).toEqual(['error']);
+  });
+
+  it('does not log secret-looking command arguments', () => {
+    const root = newRoot();
+    const r = runBinary(['--root', root, '--', SERVICE, '--token', 'tok_abcdef123456', '--api-key=key_abcdef123456']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toContain('tok_abcdef123456');
+    expect(r.stderr).not.toContain('key_abcdef123456');
+    expect(byEvent(r.logs, 'entrypoint.exec')[0].argv).toEqual([SERVICE, '--token', '[REDACTED]', '--api-key=[REDACTED]']);
+  });
+});
