@@ -75,7 +75,7 @@ export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, swi
         changes.push({ action: 'conflict', name: explicitHub.name!, value: explicitHub.path, from: legacyName, reason: `${legacyName}=${legacyPath} differs from ${explicitHub.name}=${explicitHub.path}; keeping ${explicitHub.name} (models stored under ${legacyPath} will not be found there: move them or remove ${legacyName})` });
       }
     } else if (legacyPath === defaultHub) {
-      changes.push({ action: 'kept', name: legacyName, value: legacyPath, reason: `${legacyName} equals $HF_HOME/hub, the default hub cache: nothing to export` });
+      changes.push({ action: 'kept', name: legacyName, value: legacyPath, reason: `${legacyName} already points at $HF_HOME/hub, the default hub cache, so HF_HUB_CACHE is not needed (${legacyName} itself is unset below)` });
     } else {
       set('HF_HUB_CACHE', legacyPath, `${legacyName} is deprecated; transformers used it as the hub cache, so HF_HUB_CACHE keeps models where they are (no new download)`, 'migrated', legacyName);
       hubCache = legacyPath;

@@ -127,6 +127,8 @@ export async function repairTree(top: string, opts: RepairOptions): Promise<Repa
     if (!st.isDirectory()) throw Object.assign(new Error(`${top} is not a directory`), { code: 'ENOTDIR' });
     dev = st.dev;
     topSize = st.size;
+    // A no-op chown of the top tells a read-only volume at once (EROFS), instead of one error per entry.
+    fs.lchownSync(Buffer.from(root, 'latin1'), st.uid, st.gid);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     merge({ errorCodes: { [code]: 1 }, errorSamples: [{ path: top, code }], skippedMounts: [] });
