@@ -1,4 +1,5 @@
 // Finding the service's program the way execvp(3) does: process.execve does no PATH lookup.
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
 import { EXIT } from './errors.js';
 
@@ -12,6 +13,33 @@ export interface Candidate {
   /** Can the service user execute it (x permission for them)? Only meaningful for files. */
   executable: boolean;
   error_code?: string;
+  /**
+   * What execve would say of the file's first bytes: a script without `#!` (ENOEXEC), or a `#!` naming
+   * an interpreter that does not exist (ENOENT). Known before anything is prepared, unlike execve's answer.
+   */
+  format?: 'ok' | 'no-shebang' | 'missing-interpreter';
+  interpreter?: string;
+}
+
+/** Reads the first bytes of an executable file the way the kernel's exec would judge them. */
+export function inspectExecutable(path: string): Pick<Candidate, 'format' | 'interpreter'> {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = Buffer.alloc(256);
+      head = head.subarray(0, readSync(fd, head, 0, 256, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return {}; // unreadable (x without r): execve will tell
+  }
+  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return { format: 'ok' };
+  if (head.subarray(0, 2).toString('latin1') !== '#!') return { format: 'no-shebang' };
+  const interpreter = head.subarray(2).toString('latin1').split('\n')[0].trim().split(/[ \t]/)[0];
+  if (!interpreter.startsWith('/') || existsSync(interpreter)) return { format: 'ok', interpreter };
+  return { format: 'missing-interpreter', interpreter };
 }
 
 export interface ResolvedCommand {
@@ -41,7 +69,8 @@ export function resolveCommand(name: string, pathVar: string | undefined, look: 
     const full = dir === '' ? name : posix.join(dir, name);
     searched.push(full);
     const c = look(full);
-    if (c.kind === 'file' && c.executable) return { name, path: full, searched };
+    // Like execve's answer for the first executable found: a bad format ends the search there.
+    if (c.kind === 'file' && c.executable) return { name, searched, ...judge(full, c) };
     if (c.kind !== 'missing' && !denied) denied = { path: full, c };
   }
   if (denied) return { name, searched, error: judge(denied.path, denied.c).error };
@@ -60,6 +89,12 @@ export function resolveCommand(name: string, pathVar: string | undefined, look: 
 function judge(path: string, c: Candidate): Pick<ResolvedCommand, 'path' | 'error'> {
   switch (c.kind) {
     case 'file':
+      if (c.executable && c.format === 'no-shebang') {
+        return { error: { exitCode: EXIT.NOT_EXECUTABLE, code: 'ENOEXEC', message: `command "${path}" is not a valid executable: a script without a #! line, or a binary for another system`, hint: 'add a #! line such as #!/bin/sh to the script, or run it through its interpreter (e.g. sh script.sh)' } };
+      }
+      if (c.executable && c.format === 'missing-interpreter') {
+        return { error: { exitCode: EXIT.NOT_FOUND, code: 'ENOENT', message: `command "${path}" names the interpreter ${c.interpreter} on its #! line, which does not exist`, hint: `install ${c.interpreter} in the image, or fix the #! line (e.g. #!/usr/bin/env python3)` } };
+      }
       return c.executable
         ? { path }
         : { error: { exitCode: EXIT.NOT_EXECUTABLE, code: 'EACCES', message: `command "${path}" is not executable by the service user`, hint: `make it executable (chmod +x ${path}, or RUN chmod +x in the Dockerfile)` } };

@@ -12,7 +12,7 @@ import { readUserDb } from './users.js';
 import { assertNotSetuidBinary } from './privileges.js';
 import { removeActiveProbes } from './executor.js';
 import { assertRepairable } from './repair/index.js';
-import type { Candidate } from './command.js';
+import { inspectExecutable, type Candidate } from './command.js';
 import { helpText, versionText } from './help.js';
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const;
@@ -37,7 +37,7 @@ function lookCommand(path: string, who: Identity): Candidate {
     if (st.isDirectory()) return { kind: 'directory', executable: false };
     if (!st.isFile()) return { kind: 'other', executable: false };
     const executable = hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) && ancestorsSearchable(posix.resolve(path), who);
-    return { kind: 'file', executable };
+    return { kind: 'file', executable, ...(executable ? inspectExecutable(path) : {}) };
   } catch (err) {
     const code = errnoCode(err);
     return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'missing', executable: false, error_code: code } : { kind: 'other', executable: false, error_code: code };

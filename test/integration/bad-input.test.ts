@@ -240,10 +240,10 @@ const CASES: Case[] = [
   { name: 'command not executable (mode 644)', args: (c) => ['--root', c.root, script(c, 'serve.sh', '#!/bin/sh\nexit 0\n', 0o644)], status: 126, names: (c) => `${c.work}/serve.sh` },
   { name: 'command is a directory', args: (c) => ['--root', c.root, '--', c.work], status: 126, names: (c) => `"${c.work}" is a directory` },
   {
-    name: 'script without #! line (ENOEXEC)', layout: 'volumes', execFails: true, args: (c) => ['--root', c.root, script(c, 'serve', 'echo hi\n', 0o755)], status: 126, names: (c) => `${c.work}/serve`,
+    name: 'script without #! line (ENOEXEC)', layout: 'volumes', args: (c) => ['--root', c.root, script(c, 'serve', 'echo hi\n', 0o755)], status: 126, names: (c) => `${c.work}/serve`,
     check: (r) => expect(errorsOf(r)[0].error_code).toBe('ENOEXEC'),
   },
-  { name: 'script whose #! interpreter is missing', layout: 'volumes', execFails: true, args: (c) => ['--root', c.root, script(c, 'serve', '#!/no/such/python3\n', 0o755)], status: 127, names: (c) => `${c.work}/serve` },
+  { name: 'script whose #! interpreter is missing', layout: 'volumes', args: (c) => ['--root', c.root, script(c, 'serve', '#!/no/such/python3\n', 0o755)], status: 127, names: (c) => `${c.work}/serve` },
   // Environment
   {
     name: 'TRANSFORMERS_CACHE conflicting with HF_HUB_CACHE: warn naming both, keep HF_HUB_CACHE, start', args: (c) => ['--root', c.root, SERVICE], status: 0,
