@@ -1,12 +1,11 @@
 // The one executor: applies a Plan's directory work (create, repair, probe) and reports each directory.
-import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants, lchownSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoCode, errnoMeaning } from './errors.js';
 import { freeBytes, observeDir, type Identity } from './facts.js';
-import { since, type Logger } from './log.js';
+import { now, since, type Logger } from './log.js';
 import { remediation, type DirPlan, type Plan } from './planner.js';
-import { repairTree, type RepairResult } from './repair/index.js';
+import type { RepairResult } from './repair/index.js';
 
 export interface DirReport {
   path: string;
@@ -41,7 +40,7 @@ export const activeProbes = new Set<string>();
 export function removeActiveProbes(): void {
   for (const p of activeProbes) {
     try {
-      fs.unlinkSync(p);
+      unlinkSync(p);
     } catch { /* already gone */ }
     activeProbes.delete(p);
   }
@@ -66,21 +65,39 @@ export function asIdentity<T>(runningAs: Identity, who: Identity, fn: () => T): 
   }
 }
 
+/** Named imports, not `import * as fs`: the bundler would copy the whole namespace (~0.5 ms of start-up). */
+export const observeFs = { lstatSync, statSync, statfsSync };
+
+/** `bytes` random bytes as hex, from the kernel; node:crypto is loaded only without /dev/urandom (it costs ~4 ms of start-up). */
+function randomHex(bytes: number): string {
+  const buf = Buffer.alloc(bytes);
+  let fd: number | undefined;
+  try {
+    fd = openSync('/dev/urandom', 'r');
+    if (readSync(fd, buf, 0, bytes, null) === bytes) return buf.toString('hex');
+  } catch { /* no /dev/urandom in this container */ } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return process.getBuiltinModule('node:crypto').randomBytes(bytes).toString('hex');
+}
+
 /** A real write: create a unique file with O_EXCL, write a byte, remove it. Returns the errno code on failure. */
 export function writeProbe(dir: string): string | undefined {
-  const probe = posix.join(dir, `.model-entrypoint-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+  // `dir` is a plan path (absolute, normalised): concatenation is posix.join's result without its
+  // per-character normalisation, whose hot loop would otherwise get V8's optimising compiler started (~2 MB).
+  const probe = `${dir === '/' ? '' : dir}/.model-entrypoint-probe-${process.pid}-${randomHex(6)}`;
   let fd: number | undefined;
   activeProbes.add(probe);
   try {
-    fd = fs.openSync(probe, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600);
-    fs.writeSync(fd, 'x');
+    fd = openSync(probe, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+    writeSync(fd, 'x');
     return undefined;
   } catch (err) {
     return errnoCode(err) ?? 'EIO';
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
     try {
-      fs.unlinkSync(probe);
+      unlinkSync(probe);
     } catch { /* never created */ }
     activeProbes.delete(probe);
   }
@@ -89,7 +106,7 @@ export function writeProbe(dir: string): string | undefined {
 /** Can the directory be listed? Reads one entry without listing a huge directory whole. */
 export function readProbe(dir: string): string | undefined {
   try {
-    const d = fs.opendirSync(dir);
+    const d = opendirSync(dir);
     try {
       d.readSync();
     } finally {
@@ -117,18 +134,18 @@ function createMissing(d: DirPlan): { created: CreatedDir[]; error?: string; at?
   const created: CreatedDir[] = [];
   for (const p of d.facts.missing ?? []) {
     try {
-      fs.mkdirSync(p, 0o755);
+      mkdirSync(p, 0o755);
     } catch (err) {
       const code = errnoCode(err);
       // Another container may have created it a moment ago: that is fine if it is a directory now.
-      if (code === 'EEXIST' && fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+      if (code === 'EEXIST' && statSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
       return { created, error: code ?? 'EIO', at: p };
     }
     try {
-      const setgid = fs.lstatSync(p).mode & 0o2000;
-      fs.chmodSync(p, 0o755 | setgid); // the umask must not make it narrower
-      if (d.chownCreatedTo) fs.lchownSync(p, d.chownCreatedTo.uid, setgid ? -1 : d.chownCreatedTo.gid);
-      const st = fs.lstatSync(p);
+      const setgid = lstatSync(p).mode & 0o2000;
+      chmodSync(p, 0o755 | setgid); // the umask must not make it narrower
+      if (d.chownCreatedTo) lchownSync(p, d.chownCreatedTo.uid, setgid ? -1 : d.chownCreatedTo.gid);
+      const st = lstatSync(p);
       created.push({ path: p, uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 });
     } catch (err) {
       return { created, error: errnoCode(err) ?? 'EIO', at: p };
@@ -147,7 +164,7 @@ export async function prepareDirectories(plan: Plan, ctx: ExecuteContext): Promi
 }
 
 async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<DirReport> {
-  const start = performance.now();
+  const start = now();
   const { logger } = ctx;
   const report: DirReport = { path: d.path, purposes: d.purposes, exists: d.facts.state === 'directory', created: false, readable: false, writable: false, duration_ms: 0 };
   const finish = (): DirReport => {
@@ -164,7 +181,7 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
   }
 
   if (d.action === 'create' && !ctx.dryRun) {
-    const t = performance.now();
+    const t = now();
     const { created, error, at } = createMissing(d);
     for (const c of created) {
       logger.info({ event: 'dir.created', phase: 'prepare', path: c.path, for: d.path, user_id: c.uid, group_id: c.gid, permissions: c.mode.toString(8), duration_ms: since(t) }, `created ${c.path}`);
@@ -175,13 +192,13 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
     }
   }
 
-  const after = observeDir(fs, d.path);
+  const after = observeDir(observeFs, d.path);
   if (after.state === 'directory' && after.dir) {
     report.exists = true;
     if (d.repair === 'walk' && !ctx.dryRun && plan.user.target) {
       report.repair = await repairDir(d.path, plan.user.target, ctx);
     }
-    const dir = report.repair ? observeDir(fs, d.path).dir ?? after.dir : after.dir;
+    const dir = report.repair ? observeDir(observeFs, d.path).dir ?? after.dir : after.dir;
     Object.assign(report, { user_id: dir.uid, group_id: dir.gid, permissions: dir.mode.toString(8) });
     const who = plan.service;
     const readErr = asIdentity(plan.runningAs, who, () => readProbe(d.path));
@@ -199,7 +216,7 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
   } else if (!report.error_code) {
     failWith('ENOENT', `${d.path} does not exist`, d.problem?.hint ?? 'it should have been created: check the logs above');
   }
-  report.free_bytes = freeBytes(fs, report.exists ? d.path : d.facts.ancestor?.path ?? d.path);
+  report.free_bytes = freeBytes(observeFs, report.exists ? d.path : d.facts.ancestor?.path ?? d.path);
   if (plan.minFree !== undefined && report.free_bytes !== undefined && report.free_bytes < plan.minFree) report.low_space = true;
   return finish();
 }
@@ -207,6 +224,8 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
 async function repairDir(path: string, target: { uid: number; gid: number }, ctx: ExecuteContext): Promise<RepairResult> {
   const { logger } = ctx;
   logger.info({ event: 'repair.start', phase: 'repair', path, user_id: target.uid, group_id: target.gid }, `repairing ownership of ${path} to ${target.uid}:${target.gid}`);
+  // Loaded only when a tree is repaired: the engine and its worker threads are not on the common path.
+  const { repairTree } = await import('./repair/index.js');
   const result = await repairTree(path, {
     uid: target.uid,
     gid: target.gid,

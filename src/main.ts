@@ -1,30 +1,30 @@
 // The imperative shell: parse -> observe -> plan -> (print | check | prepare) -> drop privileges -> exec.
-import * as fs from 'node:fs';
+import { readFileSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { EntrypointError, EXIT, errnoCode } from './errors.js';
 import { observeDir, hasPermission, type Identity } from './facts.js';
-import { createLogger, scrubSecrets, since, type Logger } from './log.js';
+import { createLogger, now, scrubSecrets, since, type Logger } from './log.js';
 import { parseCommandLine, type Options } from './options.js';
 import { fatalProblem, makePlan } from './planner.js';
 import { runPrepared } from './run.js';
 import { secretValues } from './env.js';
 import { readUserDb } from './users.js';
 import { assertNotSetuidBinary } from './privileges.js';
-import { removeActiveProbes } from './executor.js';
-import { assertRepairable } from './repair/index.js';
+import { observeFs, removeActiveProbes } from './executor.js';
+import { assertRepairable } from './repair/system-paths.js';
 import { inspectExecutable, type Candidate } from './command.js';
 import { helpText, versionText } from './help.js';
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const;
 
 function writeOut(text: string): void {
-  fs.writeSync(1, text);
+  writeSync(1, text);
 }
 
 /** Can `who` search every directory on the way to `path` (x on each ancestor)? */
 function ancestorsSearchable(path: string, who: Identity): boolean {
   for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
-    const st = fs.statSync(dir);
+    const st = statSync(dir);
     if (!hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1)) return false;
     if (dir === '/' || dir === '.') return true;
   }
@@ -33,7 +33,7 @@ function ancestorsSearchable(path: string, who: Identity): boolean {
 /** stat + permission bits (of the file and of the directories leading to it), as `who` would see it. */
 function lookCommand(path: string, who: Identity): Candidate {
   try {
-    const st = fs.statSync(path);
+    const st = statSync(path);
     if (st.isDirectory()) return { kind: 'directory', executable: false };
     if (!st.isFile()) return { kind: 'other', executable: false };
     const executable = hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) && ancestorsSearchable(posix.resolve(path), who);
@@ -46,9 +46,11 @@ function lookCommand(path: string, who: Identity): Candidate {
 
 /** Runs the whole entrypoint; returns the exit code unless it execs. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const started = performance.now();
+  const started = now();
   const secrets = secretValues(env);
-  let logger: Logger = createLogger({ level: 'info', format: 'json', secrets });
+  // The default logger is only made if something is logged before the options are known: one pino, not two.
+  let logger: Logger | undefined;
+  const log = (): Logger => (logger ??= createLogger({ level: 'info', format: 'json', secrets }));
   const abort = new AbortController();
 
   // As PID 1 the kernel drops signals we have no handler for: handle them while preparing.
@@ -56,7 +58,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.on(name as NodeJS.Signals, () => {
       abort.abort();
       removeActiveProbes();
-      logger.error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started: no probe file is left behind, and an interrupted ownership repair resumes at the next start`);
+      log().error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started: no probe file is left behind, and an interrupted ownership repair resumes at the next start`);
       process.exit(128 + n);
     });
   }
@@ -64,7 +66,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     let options: Options;
     try {
-      options = parseCommandLine({ argv, env, readFile: (p) => fs.readFileSync(p, 'utf8') });
+      options = parseCommandLine({ argv, env, readFile: (p) => readFileSync(p, 'utf8') });
     } catch (err) {
       // Honour LOG_FORMAT even when the command line is wrong, so the error reads the same as the rest.
       if (env.LOG_FORMAT === 'pretty') logger = createLogger({ level: 'info', format: 'pretty', secrets });
@@ -83,7 +85,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       runningAs,
       userDb: needsUserDb ? readUserDb() : { passwd: '', group: '' },
       cwd: process.cwd(),
-      observeDir: (p) => observeDir(fs, p),
+      observeDir: (p) => observeDir(observeFs, p),
       lookCommand,
     });
 
@@ -107,7 +109,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 
     return await runPrepared(plan, { logger, signal: abort.signal, started, format: options.format.value, writeOut: (t) => writeOut(scrubSecrets(t, secrets)) });
   } catch (err) {
-    return reportFailure(logger, err, started);
+    return reportFailure(log(), err, started);
   }
 }
 
@@ -131,7 +133,7 @@ export function reportFailure(logger: Logger, err: unknown, started: number): nu
 export function initialEnvironment(): Record<string, string> {
   let raw: string;
   try {
-    raw = fs.readFileSync('/proc/self/environ', 'utf8');
+    raw = readFileSync('/proc/self/environ', 'utf8');
   } catch {
     return { ...process.env } as Record<string, string>;
   }

@@ -4,7 +4,7 @@ import { EntrypointError, EXIT, errnoCode } from './errors.js';
 import { prepareDirectories, type DirReport } from './executor.js';
 import { execFailure } from './command.js';
 import { displayArgv } from './env.js';
-import { since, type Logger } from './log.js';
+import { now, since, type Logger } from './log.js';
 import type { Plan } from './planner.js';
 import { dropPrivileges } from './privileges.js';
 
@@ -84,7 +84,7 @@ function execService(plan: Plan, ctx: RunContext): number {
     logger.info({ event: 'entrypoint.pid1', phase: 'exec' }, 'the service will run as PID 1 and must reap zombies and handle signals itself; to add an init use `init: true` in compose, `docker run --init`, or `tini` in the image (ENTRYPOINT ["tini", "--", "model-entrypoint"])');
   }
   if (plan.user.action === 'switch' && plan.user.target) {
-    const t = performance.now();
+    const t = now();
     dropPrivileges(plan.user.target);
     logger.info({ event: 'user.switched', phase: 'user', spec: plan.user.spec, uid: plan.user.target.uid, gid: plan.user.target.gid, groups: plan.user.target.groups, user: plan.user.target.name, home: plan.service.home, duration_ms: since(t) }, `switched to uid ${plan.user.target.uid} gid ${plan.user.target.gid}`);
   }
