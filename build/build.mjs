@@ -91,7 +91,7 @@ export async function buildExecutable({ entry = join(root, 'src', 'main.ts'), ou
   chmodSync(scratch, 0o755); // the last run probes as uid 1000
   try {
     const trained = spawnSync(runtimePath(), [join(root, 'build', 'sea-train.cjs'), mainJs, mainCache, scratch], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    if (trained.status !== 0) throw new Error(`recording the code cache failed (build/sea-train.cjs, exit ${trained.status ?? trained.signal}):\n${trained.stderr}`);
+    if (trained.status !== 0 || statSync(mainCache).size === 0) throw new Error(`recording the code cache failed (build/sea-train.cjs, exit ${trained.status ?? trained.signal}):\n${trained.stderr}`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -115,7 +115,9 @@ export async function buildExecutable({ entry = join(root, 'src', 'main.ts'), ou
       // The binary runs as root: NODE_OPTIONS and extra CLI flags must not reach the runtime.
       execArgvExtension: 'none',
       // Drop the ExperimentalWarning for process.execve and friends; nothing else is printed by Node.
-      execArgv: ['--disable-warning=ExperimentalWarning'],
+      // --expose-internals lets src/run.ts call the execve binding without process.execve's
+      // require('internal/worker') (~1.2 ms); internal/test/binding warns once that it is internal.
+      execArgv: ['--disable-warning=ExperimentalWarning', '--expose-internals', '--disable-warning=internal/test/binding'],
       // The loader is a few lines; the bundle's code cache is main.cache (see build/sea-loader.cjs).
       useCodeCache: false,
     }),

@@ -13,9 +13,10 @@ const script = new Script(source, { filename: 'model-entrypoint.js' });
 // Opened before the last run drops root, which then could not create it.
 const out = fs.openSync(cacheOut, 'w');
 
-async function train(main) {
+async function train({ main, initialEnvironment }) {
   process.execve = () => {}; // the run goes on to its end instead of replacing this process
-  const env = { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin' };
+  // A container's kind of environment: a PATH and a token, so that secret scrubbing runs too.
+  const env = { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', HF_TOKEN: 'hf_training_value_not_a_real_token' };
   // The container starts only: V8 deserialises the whole cache on every start, so functions that only
   // --print-plan or check run would slow the common start down (measured: training them too made a
   // start ~1-2 % slower and did not make them measurably faster). They compile theirs when run.
@@ -25,13 +26,14 @@ async function train(main) {
     // Last: started as root this switches users for good (new root: nothing to repair, no walk).
     ['--root', path.join(scratch, 'u'), '--user', '1000:1000', '--', 'true'],
   ];
+  initialEnvironment?.(); // the entry reads the environment with it; its result is not used here
   for (const argv of runs) await main(argv, { ...env });
 }
 
 (async () => {
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, path.dirname(file));
-  if (typeof mod.exports.main === 'function') await train(mod.exports.main);
+  if (typeof mod.exports.main === 'function') await train(mod.exports);
   const cache = script.createCachedData();
   if (new Script(source, { filename: 'model-entrypoint.js', cachedData: cache }).cachedDataRejected) throw new Error('V8 rejects the code cache it just made');
   fs.writeSync(out, cache);

@@ -142,9 +142,11 @@ const MAX_SHOWN_ARG_LENGTH = 256;
 
 /** Hides what looks like a secret inside one argument: URL passwords, Hugging Face tokens. */
 function redactInline(arg: string): string {
-  return arg
-    .replace(/(:\/\/[^/\s:@]*:)[^@\s/]+@/g, '$1[REDACTED]@')
-    .replace(/\bhf_[A-Za-z0-9]{16,}\b/g, '[REDACTED]');
+  // Each pattern only where its literal part occurs: compiling the regexes costs ~0.3 ms of a start.
+  let out = arg;
+  if (out.includes('://')) out = out.replace(/(:\/\/[^/\s:@]*:)[^@\s/]+@/g, '$1[REDACTED]@');
+  if (out.includes('hf_')) out = out.replace(/\bhf_[A-Za-z0-9]{16,}\b/g, '[REDACTED]');
+  return out;
 }
 
 /**

@@ -72,6 +72,22 @@ function finishCheck(plan: Plan, reports: DirReport[], ctx: RunContext): number 
   return healthy ? EXIT.OK : EXIT.UNHEALTHY;
 }
 
+/**
+ * process.execve without the one thing it does that is not needed here: `require('internal/worker')` for
+ * an isMainThread check, which loads worker threads and all of node:stream (~1.2 ms of every start). The
+ * executable is built with --expose-internals for this (for its own code only: execArgvExtension is
+ * none). Without it (unit tests, the build's training run), or for any value process.execve would
+ * refuse, this is process.execve itself; both end in the same system call.
+ */
+function execve(path: string, argv: string[], env: [string, string][]): void {
+  type ProcessMethods = { execve?: (path: string, argv: string[], env: string[]) => void };
+  const internals = process.getBuiltinModule('internal/test/binding') as { internalBinding(name: string): ProcessMethods } | undefined;
+  const direct = internals?.internalBinding('process_methods').execve;
+  const envArray = env.map(([name, value]) => `${name}=${value}`);
+  if (!direct || [path, ...argv, ...envArray].some((s) => s.includes('\0'))) return process.execve!(path, argv, Object.fromEntries(env));
+  direct(path, argv, envArray);
+}
+
 function execService(plan: Plan, ctx: RunContext): number {
   const { logger } = ctx;
   const command = plan.command!;
@@ -88,13 +104,13 @@ function execService(plan: Plan, ctx: RunContext): number {
     dropPrivileges(plan.user.target);
     logger.info({ event: 'user.switched', phase: 'user', spec: plan.user.spec, uid: plan.user.target.uid, gid: plan.user.target.gid, groups: plan.user.target.groups, user: plan.user.target.name, home: plan.service.home, duration_ms: since(t) }, `switched to uid ${plan.user.target.uid} gid ${plan.user.target.gid}`);
   }
-  const env = Object.fromEntries(Object.entries(plan.serviceEnv).filter((e): e is [string, string] => e[1] !== undefined));
+  const env = Object.entries(plan.serviceEnv).filter((e): e is [string, string] => e[1] !== undefined);
   logger.info({ event: 'entrypoint.exec', phase: 'exec', command: command.path, argv: displayArgv(command.argv), duration_ms: since(ctx.started) }, `starting ${command.path}`);
   // Node ignores SIGPIPE and SIGXFSZ, and ignored signals stay ignored across exec. Catching them
   // instead makes exec reset them to the default, so the service starts as it would under gosu or tini.
   for (const sig of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(sig, () => {});
   try {
-    process.execve!(command.path!, command.argv, env);
+    execve(command.path!, command.argv, env);
   } catch (err) {
     const f = execFailure(command.path!, errnoCode(err));
     throw new EntrypointError(f.exitCode, f.message, f.hint, 'command.failed', { command: command.path, error_code: errnoCode(err) });
