@@ -1,6 +1,6 @@
 // Finding the service's program the way execvp(3) does: process.execve does no PATH lookup.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { posix } from 'node:path';
+import { join } from './paths.js';
 import { EXIT } from './errors.js';
 
 /** glibc's execvp uses this when PATH is unset. */
@@ -66,7 +66,7 @@ export function resolveCommand(name: string, pathVar: string | undefined, look: 
   const searched: string[] = [];
   let denied: { path: string; c: Candidate } | undefined;
   for (const dir of dirs) {
-    const full = dir === '' ? name : posix.join(dir, name);
+    const full = dir === '' ? name : join(dir, name);
     searched.push(full);
     const c = look(full);
     // Like execve's answer for the first executable found: a bad format ends the search there.

@@ -1,5 +1,5 @@
 // Pure rules for the environment the service receives. Everything not named here passes through untouched.
-import { posix } from 'node:path';
+import { join, normalize } from './paths.js';
 import { usageError } from './errors.js';
 import { WARNING_FILTERS } from './options.js';
 
@@ -46,7 +46,7 @@ export interface EnvResult {
   hubCache: string;
 }
 
-const norm = (p: string) => (p.length > 1 ? posix.normalize(p).replace(/\/+$/, '') : p);
+const norm = (p: string) => (p.length > 1 ? normalize(p).replace(/\/+$/, '') : p);
 
 export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, switchedUser, homeFallback }: EnvInputs): EnvResult {
   const out: Env = { ...env };
@@ -61,7 +61,7 @@ export function computeServiceEnv({ env, hfHome, cacheHome, silenceWarnings, swi
   set('XDG_CACHE_HOME', cacheHome, 'cache base used by Bark, torch and other libraries');
 
   const legacyName = LEGACY_CACHE_VARS.find((n) => env[n]);
-  const defaultHub = posix.join(hfHome, 'hub');
+  const defaultHub = join(hfHome, 'hub');
   const explicitHub = hubCacheFromEnv(env);
   let hubCache = explicitHub.path ? norm(explicitHub.path) : defaultHub;
   if (legacyName) {

@@ -1,6 +1,7 @@
 // The imperative shell: parse -> observe -> plan -> (print | check | prepare) -> drop privileges -> exec.
 import { readFileSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
+import { resolve } from './paths.js';
 import { EntrypointError, EXIT, errnoCode } from './errors.js';
 import { observeDir, hasPermission, type Identity } from './facts.js';
 import { createLogger, now, scrubSecrets, since, type Logger } from './log.js';
@@ -36,7 +37,7 @@ function lookCommand(path: string, who: Identity): Candidate {
     const st = statSync(path);
     if (st.isDirectory()) return { kind: 'directory', executable: false };
     if (!st.isFile()) return { kind: 'other', executable: false };
-    const executable = hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) && ancestorsSearchable(posix.resolve(path), who);
+    const executable = hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1, false) && ancestorsSearchable(resolve(path), who);
     return { kind: 'file', executable, ...(executable ? inspectExecutable(path) : {}) };
   } catch (err) {
     const code = errnoCode(err);

@@ -1,7 +1,7 @@
 // The one place where the command line, the environment and the config file become validated Options.
 // Precedence: flag > environment > config file > default. Every value remembers where it came from.
 import { parseArgs } from 'node:util';
-import { posix } from 'node:path';
+import { join, normalize } from './paths.js';
 import { usageError } from './errors.js';
 import { specFromPuidPgid } from './users.js';
 
@@ -201,8 +201,8 @@ export function parseCommandLine({ argv, env, readFile }: OptionInputs): Options
     help: values.help === true || values.h === true,
     version: values.version === true,
     root: root as Setting<string>,
-    hfHome: orDefault(setting('hfHome'), posix.join(root.value as string, 'models')) as Setting<string>,
-    cacheHome: orDefault(setting('cacheHome'), posix.join(root.value as string, '.cache')) as Setting<string>,
+    hfHome: orDefault(setting('hfHome'), join(root.value as string, 'models')) as Setting<string>,
+    cacheHome: orDefault(setting('cacheHome'), join(root.value as string, '.cache')) as Setting<string>,
     presets: orDefault(setting('presets'), ['hf']) as Setting<Preset[]>,
     dirs: orDefault(setting('dirs'), []) as Setting<string[]>,
     user: userSetting(values, env, config, configFile),
@@ -329,7 +329,7 @@ export function validatePath(raw: unknown, where: string, allowRelative = false)
   if (value.length > MAX_PATH) throw usageError(`${where} is ${value.length} characters long, more than the limit of ${MAX_PATH}`, 'use a shorter path', { input: where });
   const long = value.split('/').find((c) => Buffer.byteLength(c) > MAX_NAME);
   if (long !== undefined) throw usageError(`${where} has a path component longer than ${MAX_NAME} bytes ("${long.slice(0, 40)}...")`, 'use shorter directory names', { input: where });
-  const normal = posix.normalize(value);
+  const normal = normalize(value);
   return normal.length > 1 ? normal.replace(/\/+$/, '') : normal;
 }
 

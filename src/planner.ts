@@ -1,5 +1,6 @@
 // The pure planner: options + observed facts -> the Plan the executor runs and --print-plan prints.
 import { posix } from 'node:path';
+import { join, normalize } from './paths.js';
 import { EntrypointError, EXIT, errnoMeaning } from './errors.js';
 import { computeServiceEnv, hubCacheFromEnv, type Env, type EnvChange } from './env.js';
 import { hasPermission, type DirFacts, type Identity } from './facts.js';
@@ -157,15 +158,15 @@ export function directoryList(options: Options, hubCache: string, env: Env, cwd:
       wanted.push([validatePath(hubCache, hubSource), 'hub cache']);
     }
     wanted.push([cache, 'XDG_CACHE_HOME']);
-    if (options.presets.value.includes('bark')) wanted.push([posix.join(cache, 'suno', 'bark_v0'), 'bark']);
+    if (options.presets.value.includes('bark')) wanted.push([join(cache, 'suno', 'bark_v0'), 'bark']);
     if (options.presets.value.includes('torch')) {
-      wanted.push([env.TORCH_HOME ? validatePath(env.TORCH_HOME, 'TORCH_HOME') : posix.join(cache, 'torch'), 'torch']);
+      wanted.push([env.TORCH_HOME ? validatePath(env.TORCH_HOME, 'TORCH_HOME') : join(cache, 'torch'), 'torch']);
     }
     for (const d of options.dirs.value) wanted.push([d, 'extra']);
   }
   const byPath = new Map<string, string[]>();
   for (const [raw, purpose] of wanted) {
-    const path = posix.normalize(raw).replace(/(.)\/+$/, '$1');
+    const path = normalize(raw).replace(/(.)\/+$/, '$1');
     const purposes = byPath.get(path) ?? [];
     if (!purposes.includes(purpose)) purposes.push(purpose);
     byPath.set(path, purposes);
