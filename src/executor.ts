@@ -29,7 +29,8 @@ export interface DirReport {
 
 export interface ExecuteContext {
   logger: Logger;
-  signal: AbortSignal;
+  /** Present when the plan has a repair walk to interrupt. */
+  signal?: AbortSignal;
   /** check: probe only, create and repair nothing. */
   dryRun?: boolean;
 }
@@ -157,7 +158,7 @@ function createMissing(d: DirPlan): { created: CreatedDir[]; error?: string; at?
 export async function prepareDirectories(plan: Plan, ctx: ExecuteContext): Promise<DirReport[]> {
   const reports: DirReport[] = [];
   for (const d of plan.dirs) {
-    if (ctx.signal.aborted) break;
+    if (ctx.signal?.aborted) break;
     reports.push(await prepareOne(plan, d, ctx));
   }
   return reports;

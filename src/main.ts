@@ -52,12 +52,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // The default logger is only made if something is logged before the options are known: one pino, not two.
   let logger: Logger | undefined;
   const log = (): Logger => (logger ??= createLogger({ level: 'info', format: 'json', secrets }));
-  const abort = new AbortController();
+  // Only a repair walk listens to it: node's AbortController costs ~0.7 ms of a start that walks nothing.
+  let abort: AbortController | undefined;
 
   // As PID 1 the kernel drops signals we have no handler for: handle them while preparing.
   for (const [name, n] of Object.entries(SIGNALS)) {
     process.on(name as NodeJS.Signals, () => {
-      abort.abort();
+      abort?.abort();
       removeActiveProbes();
       log().error({ event: 'entrypoint.interrupted', phase: 'prepare', signal: name, exit_code: 128 + n, duration_ms: since(started) }, `stopped by ${name} before the service started: no probe file is left behind, and an interrupted ownership repair resumes at the next start`);
       process.exit(128 + n);
@@ -108,7 +109,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const fatal = fatalProblem(plan);
     if (fatal) throw fatal;
 
-    return await runPrepared(plan, { logger, signal: abort.signal, started, format: options.format.value, writeOut: (t) => writeOut(scrubSecrets(t, secrets)) });
+    if (plan.dirs.some((d) => d.repair === 'walk')) abort = new AbortController();
+    return await runPrepared(plan, { logger, signal: abort?.signal, started, format: options.format.value, writeOut: (t) => writeOut(scrubSecrets(t, secrets)) });
   } catch (err) {
     return reportFailure(log(), err, started);
   }

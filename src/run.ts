@@ -10,7 +10,8 @@ import { dropPrivileges } from './privileges.js';
 
 export interface RunContext {
   logger: Logger;
-  signal: AbortSignal;
+  /** Aborted by a signal during a repair walk; absent when the plan walks nothing. */
+  signal?: AbortSignal;
   started: number;
   format: 'text' | 'json';
   writeOut: (text: string) => void;
