@@ -5,7 +5,8 @@
 // on all of them alike; ratios are of medians over all rounds. Also: peak RSS before exec, the size of the
 // executable, and how the start grows with the number of directories and the size of the environment.
 //
-//   node bench/startup.mjs [--rounds N] [--runs K] [--quick] [--no-build]
+//   node bench/startup.mjs [--rounds N] [--runs K] [--quick] [--no-build] [--binary PATH]
+//   (--binary: measure another build of model-entrypoint, e.g. an older one, instead of dist/)
 //
 // Needs hyperfine, tini, dumb-init, gosu (installed by build/ensure-tools.sh test) and GNU time; as root
 // for `gosu nobody`. About 2 minutes. Raw hyperfine JSON and a summary go to bench/results/ (not committed).
@@ -19,7 +20,7 @@ import { buildExecutable, runtimePath } from '../build/build.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
-  options: { rounds: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' }, 'no-build': { type: 'boolean' } },
+  options: { rounds: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' }, 'no-build': { type: 'boolean' }, binary: { type: 'string' } },
 });
 const ROUNDS = Number(opts.rounds ?? (opts.quick ? 4 : 15));
 const RUNS = Number(opts.runs ?? 10); // per command and round
@@ -41,10 +42,10 @@ const haveTime = existsSync(GNU_TIME);
 const isRoot = process.getuid() === 0;
 
 // ------------------------------------------------------------------------------------------- binaries
-const binary = join(repo, 'dist', 'model-entrypoint');
+const binary = opts.binary ? resolve(opts.binary) : join(repo, 'dist', 'model-entrypoint');
 const newest = (dir) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((t, e) => Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs), 0);
 const stale = !existsSync(binary) || Math.max(newest(join(repo, 'src')), newest(join(repo, 'build')), statSync(join(repo, 'package-lock.json')).mtimeMs) > statSync(binary).mtimeMs;
-if (stale && !opts['no-build']) {
+if (stale && !opts['no-build'] && !opts.binary) {
   say('building dist/model-entrypoint (sources are newer than it) ...');
   await buildExecutable({ quiet: true });
 }
