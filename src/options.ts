@@ -97,7 +97,7 @@ const SUBCOMMANDS: Record<string, Mode> = { check: 'check', 'fix-permissions': '
 const MAX_PATH = 4095;
 const MAX_NAME = 255;
 
-const parseArgsOptions = Object.fromEntries([
+export const parseArgsOptions = Object.fromEntries([
   ...OPTION_SPECS.map((s) => [s.flag, { type: s.kind === 'bool' ? 'boolean' : 'string', multiple: s.kind === 'paths' || s.kind === 'choices' }]),
   ...BOOLEAN_FLAGS.map((f) => [f, { type: 'boolean' }]),
   ['h', { type: 'boolean' }],
@@ -112,7 +112,7 @@ const HELP_HINT = 'run `model-entrypoint --help` for the options';
  * only), without loading node's parse_args (~0.6 ms of start-up); undefined for anything else, which
  * then goes through parseArgs and its errors.
  */
-function plainValues(args: string[]): Record<string, string | boolean | string[]> | undefined {
+export function plainValues(args: string[]): Record<string, string | boolean | string[]> | undefined {
   const values: Record<string, string | boolean | string[]> = Object.create(null);
   for (const arg of args) {
     const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(arg);
