@@ -127,7 +127,6 @@ export function reportFailure(logger: Logger, err: unknown, started: number): nu
   return EXIT.WRAPPER;
 }
 
-// Entry: run and exit with the code (execve never returns on success).
 /**
  * The environment as a plain object, read once from /proc/self/environ: process.env looks each key up
  * with getenv (a linear scan), so copying 10,000 variables through it took 0.3 s. First entry wins, as
@@ -150,6 +149,7 @@ export function initialEnvironment(): Record<string, string> {
   return env;
 }
 
+// Entry: run and exit with the code (execve never returns on success).
 if (require.main === module) {
   main(process.argv.slice(2), initialEnvironment()).then(
     (code) => process.exit(code),
