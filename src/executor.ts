@@ -207,7 +207,10 @@ async function prepareOne(plan: Plan, d: DirPlan, ctx: ExecuteContext): Promise<
     report.readable = readErr === undefined;
     report.writable = writeErr === undefined;
     const err = writeErr ?? readErr;
-    if (err && !report.error_code) {
+    if (err === 'EACCES' && d.problem?.code === 'EACCES' && !report.error_code) {
+      // The planner already knows the precise cause (owner and mode, or an ancestor it cannot search).
+      failWith(err, d.problem.message, d.problem.hint);
+    } else if (err && !report.error_code) {
       const owner = `owned by ${dir.uid}:${dir.gid} with mode ${dir.mode.toString(8)}`;
       const hint = err === 'EROFS' ? 'the volume is mounted read-only: remove `:ro` from the volume (or readOnly in Kubernetes) if the service must write here, or point this setting at a writable volume'
         : err === 'ENOSPC' || err === 'EDQUOT' ? 'free space on this volume (delete unused models) or give it more capacity'

@@ -31,6 +31,11 @@ export interface DirFacts {
   symlink?: boolean;
   /** For directory: the physical path (differs from `path` when any component is a symlink). */
   resolved?: string;
+  /**
+   * The existing directories above it, nearest first, up to `/` (asked for with `ancestors`): the
+   * service user needs search (x) permission on each of them to reach the directory at all.
+   */
+  ancestors?: ExistingDir[];
   /** For missing: components to create, parents first. */
   missing?: string[];
   /** For missing: the deepest existing ancestor (it decides who can create the rest). */
@@ -72,7 +77,28 @@ export function freeBytes(fs: ObserveFs, path: string): number | undefined {
   }
 }
 
-export function observeDir(fs: ObserveFs, path: string): DirFacts {
+/** `start` and every directory above it, stat'ed (following symlinks), nearest first. */
+function ancestorsFrom(fs: ObserveFs, start: string): ExistingDir[] {
+  const out: ExistingDir[] = [];
+  for (let dir = start; ; dir = posix.dirname(dir)) {
+    try {
+      out.push(toDir(dir, fs.statSync(dir)));
+    } catch {
+      break;
+    }
+    if (dir === '/' || dir === '.') break;
+  }
+  return out;
+}
+
+export function observeDir(fs: ObserveFs, path: string, opts: { ancestors?: boolean } = {}): DirFacts {
+  const facts = observePath(fs, path);
+  if (opts.ancestors && (facts.state === 'directory' || facts.state === 'unreadable') && path !== '/') facts.ancestors = ancestorsFrom(fs, posix.dirname(path));
+  if (opts.ancestors && facts.state === 'missing' && facts.ancestor) facts.ancestors = ancestorsFrom(fs, facts.ancestor.path);
+  return facts;
+}
+
+function observePath(fs: ObserveFs, path: string): DirFacts {
   let link: ReturnType<ObserveFs['lstatSync']>;
   try {
     link = fs.lstatSync(path);

@@ -87,7 +87,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       runningAs,
       userDb: needsUserDb ? readUserDb() : { passwd: '', group: '' },
       cwd: process.cwd(),
-      observeDir: (p) => observeDir(observeFs, p),
+      observeDir: (p) => observeDir(observeFs, p, { ancestors: true }),
       lookCommand,
     });
 

@@ -201,6 +201,13 @@ function planDir(
 ): DirPlan {
   const base = { path, purposes, facts, repair: 'none' as const, repairReason: '' };
   const fail = (code: string, message: string, hint: string, fatal = true): DirPlan => ({ ...base, action: 'fail', predictedWritable: false, problem: { code, message, hint, fatal } });
+  // A directory the service user cannot even reach: the fix is on the ancestor, not on the directory.
+  const unsearchable = facts.ancestors?.find((a) => !hasPermission(service, a, 1));
+  const reachProblem = unsearchable && {
+    code: 'EACCES',
+    message: `${path} cannot be reached by uid ${service.uid} gid ${service.gid}: ${unsearchable.path} (${describeOwner(unsearchable.uid, unsearchable.gid, unsearchable.mode)}) does not let it search (no x permission)`,
+    hint: `give the service user search permission on ${unsearchable.path} (e.g. chmod o+x ${unsearchable.path}), or use a directory outside it`,
+  };
   const switching = user.action === 'switch' && user.target !== undefined;
   const targetOwner = switching ? { uid: user.target!.uid, gid: user.target!.gid } : undefined;
 
@@ -212,6 +219,7 @@ function planDir(
     case 'symlink-loop':
       return fail('ELOOP', `${facts.blocker ?? path} is part of a symbolic link loop`, 'fix the symbolic links so that they end in a real directory');
     case 'unreadable':
+      if (reachProblem) return fail(reachProblem.code, reachProblem.message, reachProblem.hint, false);
       return fail(facts.error_code ?? 'EACCES', `${facts.blocker ?? path} cannot be inspected: ${errnoMeaning(facts.error_code)}`, remediation(path, service, runningAs, mode), false);
     case 'missing': {
       if (mode === 'check') return fail('ENOENT', `${path} does not exist`, 'start the service once through the entrypoint (it creates it), or run `model-entrypoint fix-permissions` on the host', false);
@@ -220,6 +228,8 @@ function planDir(
       const plan: DirPlan = { ...base, action: 'create', chownCreatedTo: targetOwner, predictedWritable: creatable };
       if (!creatable) {
         plan.problem = { code: 'EACCES', message: `${path} is missing and ${ancestor.path} (${describeOwner(ancestor.uid, ancestor.gid, ancestor.mode)}) does not let uid ${runningAs.uid} create it`, hint: remediation(ancestor.path, service, runningAs, mode) };
+      } else if (reachProblem) {
+        Object.assign(plan, { predictedWritable: false, problem: reachProblem });
       }
       return plan;
     }
@@ -242,7 +252,9 @@ function planDir(
         else plan.repairReason = mismatch ? 'repair policy is never' : 'top directory already has the right owner';
         if (plan.repair === 'walk') plan.predictedWritable = hasPermission(service, { uid: targetOwner.uid, gid: targetOwner.gid, mode: dir.mode | 0o700 }, 3);
       }
-      if (!plan.predictedWritable) {
+      if (reachProblem) {
+        Object.assign(plan, { predictedWritable: false, problem: reachProblem });
+      } else if (!plan.predictedWritable) {
         plan.problem = { code: 'EACCES', message: `${path} is not writable by uid ${service.uid} gid ${service.gid}: it is ${describeOwner(dir.uid, dir.gid, dir.mode)}`, hint: remediation(path, service, runningAs, mode) };
       }
       return plan;

@@ -25,7 +25,7 @@ function plan(argv: string[], env: Record<string, string>, runningAs = { uid: 0,
     runningAs,
     userDb: { passwd: PASSWD, group: GROUP },
     cwd: '/',
-    observeDir: (p) => observeDir(fs, p),
+    observeDir: (p) => observeDir(fs, p, { ancestors: true }),
     lookCommand: (p) => {
       try {
         const st = vol.statSync(p);
@@ -103,6 +103,19 @@ describe('makePlan', () => {
     const tmp = p.dirs.find((d) => d.path === '/tmp')!;
     expect(tmp.repair).toBe('none');
     expect(tmp.predictedWritable).toBe(true);
+  });
+
+  it('names the ancestor the service user cannot search, not the directory itself', () => {
+    const vol = volume((v) => {
+      v.mkdirSync('/srv/priv/x', { recursive: true });
+      v.chmodSync('/srv/priv', 0o700);
+      v.chownSync('/srv/priv/x', 1000, 1000);
+    });
+    const p = plan(['--dir', '/srv/priv/x', 'python'], {}, { uid: 1000, gid: 1000, groups: [1000] }, vol);
+    const x = p.dirs.find((d) => d.path === '/srv/priv/x')!;
+    expect(x.predictedWritable).toBe(false);
+    expect(x.problem?.message).toMatch(/\/srv\/priv \(owned by 0:0 with mode 700\) does not let it search/);
+    expect(x.problem?.hint).toMatch(/chmod o\+x \/srv\/priv/);
   });
 
   it('marks a file in place of a directory as fatal', () => {
