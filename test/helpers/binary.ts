@@ -1,6 +1,7 @@
 // Runs the BUILT executable (dist/model-entrypoint) for real and parses what it logged.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { afterEach } from 'vitest';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +77,24 @@ export function runBinary(args: string[], opts: RunOptions = {}): RunResult {
 
 export function tempRoot(prefix = 'me-it-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * For a test file's top level: returns a maker of temporary directories (mode 755, so that uid 1000
+ * can reach what is inside), all removed after each test.
+ */
+export function tempRootsPerTest(defaultPrefix = 'me-it-'): (prefix?: string) => string {
+  let made: string[] = [];
+  afterEach(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+    made = [];
+  });
+  return (prefix = defaultPrefix) => {
+    const dir = tempRoot(prefix);
+    chmodSync(dir, 0o755);
+    made.push(dir);
+    return dir;
+  };
 }
 
 /** Every entry under `dir` with its type, owner, mode and link target: compare before/after to prove nothing changed. */

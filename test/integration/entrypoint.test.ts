@@ -1,23 +1,13 @@
 // The main job, for real: the built executable, run as root or as uid 1000, on real directories.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chownSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, byEvent, runBinary, SERVICE, snapshotTree, tempRoot, type RunResult } from '../helpers/binary.js';
+import { assertBuilt, byEvent, runBinary, SERVICE, snapshotTree, tempRootsPerTest, type RunResult } from '../helpers/binary.js';
 
 const SECRET = 'hf_PLANTEDsecretVALUE_4242';
-let roots: string[] = [];
-const newRoot = () => {
-  const r = tempRoot();
-  chmodSync(r, 0o755);
-  roots.push(r);
-  return r;
-};
+const newRoot = tempRootsPerTest();
 
 beforeAll(() => assertBuilt());
-afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-  roots = [];
-});
 
 function expectCleanStderr(r: RunResult) {
   expect(r.strayStderr, 'only JSON log lines on stderr (no ExperimentalWarning, no stack)').toEqual([]);

@@ -1,21 +1,11 @@
 // `model-entrypoint fix-permissions`: the host step that replaces `chown -R` in a Makefile.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, byEvent, runBinary, snapshotTree, tempRoot } from '../helpers/binary.js';
+import { assertBuilt, byEvent, runBinary, snapshotTree, tempRootsPerTest } from '../helpers/binary.js';
 
-let roots: string[] = [];
-const newRoot = () => {
-  const r = tempRoot('me-fix-');
-  chmodSync(r, 0o755);
-  roots.push(r);
-  return r;
-};
+const newRoot = tempRootsPerTest('me-fix-');
 beforeAll(() => assertBuilt());
-afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-  roots = [];
-});
 
 const owner = (p: string) => `${lstatSync(p).uid}:${lstatSync(p).gid}`;
 

@@ -7,11 +7,11 @@
 //    inside the prepared directories (as root with a repair, as uid 1000, and for `check`);
 //  - a read-only volume is reported as EROFS, "the filesystem is mounted read-only", with a read-only
 //    remedy, never as a permission problem, whoever the wrapper runs as.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, BASE_ENV, BINARY, byEvent, runBinary, SERVICE, snapshotTree, tempRoot, type LogLine, type RunOptions, type RunResult } from '../helpers/binary.js';
+import { assertBuilt, BASE_ENV, BINARY, byEvent, runBinary, SERVICE, snapshotTree, tempRootsPerTest, type LogLine, type RunOptions, type RunResult } from '../helpers/binary.js';
 
 const PROBE = '.model-entrypoint-probe';
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', '--', 'true']).status === 0;
@@ -26,19 +26,9 @@ function straceUnavailable(): string | undefined {
 const straceSkip = straceUnavailable();
 if (straceSkip) console.log(`readonly suite: write-trace tests SKIPPED: ${straceSkip}`);
 
-let dirs: string[] = [];
-function newDir(prefix: string): string {
-  const d = tempRoot(prefix);
-  chmodSync(d, 0o755);
-  dirs.push(d);
-  return d;
-}
+const newDir = tempRootsPerTest();
 
 beforeAll(() => assertBuilt());
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs = [];
-});
 
 /**
  * Runs the binary (as a child, so the namespace can be inspected afterwards) inside a private mount
