@@ -78,7 +78,7 @@ export function freeBytes(fs: ObserveFs, path: string): number | undefined {
 }
 
 /** `start` and every directory above it, stat'ed (following symlinks), nearest first. */
-function ancestorsFrom(fs: ObserveFs, start: string): ExistingDir[] {
+export function ancestorsFrom(fs: ObserveFs, start: string): ExistingDir[] {
   const out: ExistingDir[] = [];
   for (let dir = start; ; dir = posix.dirname(dir)) {
     try {

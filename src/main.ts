@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { resolve } from './paths.js';
 import { EntrypointError, EXIT, errnoCode } from './errors.js';
-import { observeDir, hasPermission, type Identity } from './facts.js';
+import { ancestorsFrom, observeDir, hasPermission, type Identity } from './facts.js';
 import { createLogger, now, scrubSecrets, since, type Logger } from './log.js';
 import { parseCommandLine, type Options } from './options.js';
 import { fatalProblem, makePlan } from './planner.js';
@@ -24,11 +24,7 @@ function writeOut(text: string): void {
 
 /** Can `who` search every directory on the way to `path` (x on each ancestor)? */
 function ancestorsSearchable(path: string, who: Identity): boolean {
-  for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
-    const st = statSync(dir);
-    if (!hasPermission(who, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, 1)) return false;
-    if (dir === '/' || dir === '.') return true;
-  }
+  return ancestorsFrom(observeFs, posix.dirname(path)).every((a) => hasPermission(who, a, 1));
 }
 
 /** stat + permission bits (of the file and of the directories leading to it), as `who` would see it. */

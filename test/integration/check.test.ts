@@ -3,23 +3,16 @@
 // probes as that user, not as root), never changes anything (tree snapshot, even where a normal start
 // would create or repair), honours --min-free (and a normal start warns with dir.low_space), and is
 // fast enough to run every 30 s (its duration is printed, not asserted).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, chownSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, byEvent, runBinary, SERVICE, snapshotTree, tempRoot, type RunOptions, type RunResult } from '../helpers/binary.js';
+import { assertBuilt, byEvent, runBinary, SERVICE, snapshotTree, tempRootsPerTest, type RunOptions, type RunResult } from '../helpers/binary.js';
 
 const SECRET = 'hf_CHECKplantedTOKEN_5521';
 const PROBE = '.model-entrypoint-probe';
 const HUGE = '1000T';
-let roots: string[] = [];
 const durations: number[] = [];
-
-function newRoot(): string {
-  const r = tempRoot('me-check-');
-  chmodSync(r, 0o755);
-  roots.push(r);
-  return r;
-}
+const newRoot = tempRootsPerTest('me-check-');
 
 /** A root whose default directories exist, owned by uid:gid, mode 755 (a started stack). */
 function preparedRoot(uid = 0, gid = 0): string {
@@ -54,10 +47,6 @@ function expectOneUnhealthyLine(r: RunResult): RunResult['logs'][number] {
 }
 
 beforeAll(() => assertBuilt());
-afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-  roots = [];
-});
 afterAll(() => {
   if (durations.length === 0) return;
   const sorted = [...durations].sort((a, b) => a - b);
